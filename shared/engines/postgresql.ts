@@ -1,0 +1,212 @@
+import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
+import saslprep from '@mongodb-js/saslprep';
+import { Client, DatabaseError, escapeIdentifier, escapeLiteral } from 'pg';
+import {
+  CredentialsRejectedError,
+  DatabaseStatementError,
+  DatabaseUnreachableError,
+  type RotationError,
+} from '../errors';
+import type {
+  AlternatingUsersChange,
+  ConnectionSettings,
+  DatabaseEngine,
+  DatabaseSession,
+} from './engine';
+import { isTlsError, tlsOptions } from './tls';
+
+/** PostgreSQL and Aurora PostgreSQL through `pg`. */
+export const postgresql: DatabaseEngine = {
+  name: 'postgresql',
+  secretEngines: ['postgres', 'aurora-postgresql'],
+  defaultPort: 5432,
+  defaultDatabase: 'postgres',
+  // AWS's default; the colon is excluded for .pgpass files.
+  defaultExcludeCharacters: ':/@"\'\\',
+  // NAMEDATALEN - 1.
+  maxUsernameBytes: 63,
+  connect: connectPostgres,
+};
+
+async function connectPostgres(settings: ConnectionSettings): Promise<DatabaseSession> {
+  const client = new Client({
+    host: settings.host,
+    port: settings.port,
+    user: settings.username,
+    password: settings.password,
+    database: settings.database,
+    ssl: tlsOptions(settings.tls, settings.host) ?? false,
+    connectionTimeoutMillis: settings.connectTimeoutMs,
+    application_name: 'rotation-lambdas',
+    // A step must never hang on a lock until Lambda kills it mid-statement.
+    statement_timeout: 15_000,
+    lock_timeout: 10_000,
+  });
+  // An idle client that loses its socket emits 'error'; without a listener that would crash.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw classifyConnectError(error, settings);
+  }
+  return new PostgresSession(client, settings);
+}
+
+/** Invalid password, and no such role (reported as a failed password unless auth is `trust`). */
+const REJECTED_CODES = new Set(['28P01']);
+
+function classifyConnectError(error: unknown, settings: ConnectionSettings): RotationError {
+  const who = `user "${settings.username}" at ${settings.host}:${settings.port}`;
+  if (error instanceof DatabaseError) {
+    if (
+      REJECTED_CODES.has(error.code ?? '') ||
+      (error.code === '28000' && /role .* does not exist/.test(error.message))
+    ) {
+      return new CredentialsRejectedError(`PostgreSQL rejected the credentials of ${who}`, {
+        cause: error,
+      });
+    }
+    if (error.code === '28000' && /pg_hba\.conf/.test(error.message)) {
+      // The server's pg_hba.conf has no line for this connection: most often it demands TLS.
+      return new DatabaseUnreachableError(
+        `PostgreSQL at ${settings.host}:${settings.port} refused the connection for ${who} (${error.message}); with TLS ${settings.tls}`,
+        { cause: error, tlsFailure: settings.tls === 'disable' },
+      );
+    }
+    return new DatabaseUnreachableError(`PostgreSQL refused to log in ${who}: ${error.message}`, {
+      cause: error,
+    });
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return new DatabaseUnreachableError(
+    `Could not reach PostgreSQL at ${settings.host}:${settings.port} (TLS ${settings.tls}): ${message}`,
+    { cause: error, tlsFailure: settings.tls !== 'disable' && isTlsError(error) },
+  );
+}
+
+class PostgresSession implements DatabaseSession {
+  public constructor(
+    private readonly client: Client,
+    private readonly settings: ConnectionSettings,
+  ) {}
+
+  public async ping(): Promise<void> {
+    await this.run('SELECT 1');
+  }
+
+  public async changeOwnPassword(newPassword: string): Promise<void> {
+    await this.run(
+      `ALTER ROLE CURRENT_USER WITH PASSWORD ${escapeLiteral(scramSha256Verifier(newPassword))}`,
+    );
+  }
+
+  /**
+   * The model: the base user owns everything. The clone is a member of the base role and every
+   * session it opens runs `SET ROLE` to the base (a per-role default), so both users act as the
+   * base: same privileges, whatever is granted to the base later, and objects either creates are
+   * owned by the base and usable by both. Membership and the default are re-applied on every
+   * rotation, so a clone whose grants were tampered with or created by AWS's template is repaired.
+   */
+  public async applyAlternatingUsers(change: AlternatingUsersChange): Promise<void> {
+    const base = escapeIdentifier(change.baseUsername);
+    const clone = escapeIdentifier(change.cloneUsername);
+    const verifier = escapeLiteral(scramSha256Verifier(change.password));
+    await this.run('BEGIN');
+    try {
+      if (!(await this.roleExists(change.baseUsername))) {
+        throw new DatabaseStatementError(
+          `PostgreSQL role "${change.baseUsername}" does not exist on ${this.settings.host}; alternating users start from an existing base user`,
+        );
+      }
+      const cloneExists = await this.roleExists(change.cloneUsername);
+      if (!cloneExists) {
+        await this.run(`CREATE ROLE ${clone} WITH LOGIN INHERIT PASSWORD ${verifier}`, change);
+      }
+      if (cloneExists || change.target !== change.cloneUsername) {
+        const target = escapeIdentifier(change.target);
+        await this.run(`ALTER ROLE ${target} WITH LOGIN PASSWORD ${verifier}`, change);
+      }
+      if (!(await this.isMember(change.cloneUsername, change.baseUsername))) {
+        await this.run(`GRANT ${base} TO ${clone}`, change);
+      }
+      await this.run(
+        `ALTER ROLE ${clone} SET role TO ${escapeLiteral(change.baseUsername)}`,
+        change,
+      );
+      await this.run('COMMIT');
+    } catch (error) {
+      await this.run('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  }
+
+  public async close(): Promise<void> {
+    await this.client.end().catch(() => undefined);
+  }
+
+  private async roleExists(name: string): Promise<boolean> {
+    const result = await this.client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name]);
+    return result.rowCount === 1;
+  }
+
+  private async isMember(member: string, role: string): Promise<boolean> {
+    const result = await this.client.query(
+      `SELECT 1 FROM pg_auth_members m
+         JOIN pg_roles r ON r.oid = m.roleid
+         JOIN pg_roles u ON u.oid = m.member
+        WHERE r.rolname = $1 AND u.rolname = $2`,
+      [role, member],
+    );
+    return (result.rowCount ?? 0) > 0;
+  }
+
+  /**
+   * Runs a statement. The statement text is never put in an error: it may hold a password
+   * verifier. A privilege error gets the hint PostgreSQL 16's stricter rules call for.
+   */
+  private async run(sql: string, change?: AlternatingUsersChange): Promise<void> {
+    try {
+      await this.client.query(sql);
+    } catch (error) {
+      const verb = sql.split(' ', 2).join(' ');
+      if (error instanceof DatabaseError) {
+        const hint =
+          error.code === '42501' && change
+            ? ` The master user "${this.settings.username}" needs CREATEROLE, and on PostgreSQL 16 and later ADMIN OPTION on "${change.baseUsername}" (as a superuser: GRANT "${change.baseUsername}" TO "${this.settings.username}" WITH ADMIN OPTION).`
+            : '';
+        throw new DatabaseStatementError(
+          `PostgreSQL refused ${verb} as user "${this.settings.username}": ${error.message} (SQLSTATE ${error.code}).${hint}`,
+          { cause: error },
+        );
+      }
+      throw new DatabaseUnreachableError(
+        `Lost the PostgreSQL connection to ${this.settings.host}:${this.settings.port} during ${verb}`,
+        { cause: error },
+      );
+    }
+  }
+}
+
+/**
+ * The SCRAM-SHA-256 verifier PostgreSQL itself would store for `password` (RFC 5802/7677, as in
+ * PostgreSQL's scram_build_secret), so only the verifier, never the password, is in the SQL text
+ * the server parses and may log (log_statement = 'ddl' logs ALTER ROLE verbatim).
+ */
+export function scramSha256Verifier(
+  password: string,
+  iterations = 4096,
+  salt = randomBytes(16),
+): string {
+  let normalized = password;
+  try {
+    normalized = saslprep(password);
+  } catch {
+    // PostgreSQL uses the password as it is when SASLprep refuses it.
+  }
+  const salted = pbkdf2Sync(normalized, salt, iterations, 32, 'sha256');
+  const clientKey = createHmac('sha256', salted).update('Client Key').digest();
+  const storedKey = createHash('sha256').update(clientKey).digest();
+  const serverKey = createHmac('sha256', salted).update('Server Key').digest();
+  return `SCRAM-SHA-256$${iterations}:${salt.toString('base64')}$${storedKey.toString('base64')}:${serverKey.toString('base64')}`;
+}

@@ -1,0 +1,92 @@
+/**
+ * Every error this project throws on purpose. Messages name the secret, the version, the field or
+ * the setting at fault and never a password; a driver error rides along as `cause`, already
+ * scrubbed of every password the invocation has seen (see `redactError`).
+ */
+
+/** Base class of every deliberate error. */
+export class RotationError extends Error {
+  public constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** The Lambda event is not a rotation event. */
+export class InvalidEventError extends RotationError {}
+
+/** The event's `Step` is none of the four steps. */
+export class UnknownStepError extends RotationError {}
+
+/** The secret has rotation explicitly disabled. */
+export class RotationDisabledError extends RotationError {}
+
+/** The event's token is not a version of the secret. */
+export class VersionNotFoundError extends RotationError {}
+
+/** The event's token is a version of the secret but not labelled AWSPENDING. */
+export class VersionNotPendingError extends RotationError {}
+
+/** A version the step needs has no value (AWSCURRENT missing, AWSPENDING not created yet). */
+export class SecretVersionMissingError extends RotationError {}
+
+/** A secret value is malformed: not JSON, a missing or mistyped key. Names the key at fault. */
+export class SecretValueError extends RotationError {}
+
+/** An environment setting is malformed or impossible. Names the setting at fault. */
+export class ConfigurationError extends RotationError {}
+
+/** The pending version would change another user or host than the current one. */
+export class CredentialsMismatchError extends RotationError {}
+
+/** The alternate username does not fit the engine's limit. */
+export class UsernameTooLongError extends RotationError {}
+
+/** No labelled version of the secret can log in, so the password cannot be changed. */
+export class NoWorkingCredentialsError extends RotationError {}
+
+/** The master secret named by `masterarn` is unusable (missing, other host, cannot log in). */
+export class MasterSecretError extends RotationError {}
+
+/** The pending credentials do not work (testSecret). */
+export class PendingCredentialsError extends RotationError {}
+
+/** The database answered that these credentials are wrong. */
+export class CredentialsRejectedError extends RotationError {}
+
+/** The database could not be reached, or TLS could not be negotiated or verified. */
+export class DatabaseUnreachableError extends RotationError {
+  /** True when the failure was setting up or verifying TLS (a plain-text retry might connect). */
+  public readonly tlsFailure: boolean;
+
+  public constructor(message: string, options?: ErrorOptions & { tlsFailure?: boolean }) {
+    super(message, options);
+    this.tlsFailure = options?.tlsFailure ?? false;
+  }
+}
+
+/** The database refused or failed a statement (privileges, syntax, state). */
+export class DatabaseStatementError extends RotationError {}
+
+/**
+ * Returns `error` with every occurrence of the given secrets replaced in its message, its stack and
+ * its cause chain. Used once, where an error leaves the handler, as a last line of defence: our own
+ * messages never include a password, but a driver's might echo one back.
+ */
+export function redactError(error: unknown, secrets: Iterable<string>): unknown {
+  const needles = [...new Set(secrets)]
+    .filter((s) => s.length > 0)
+    .sort((a, b) => b.length - a.length);
+  if (needles.length === 0) return error;
+  const scrub = (text: string): string =>
+    needles.reduce((t, n) => t.split(n).join('[REDACTED]'), text);
+  const seen = new Set<unknown>();
+  let current: unknown = error;
+  while (current instanceof Error && !seen.has(current)) {
+    seen.add(current);
+    current.message = scrub(current.message);
+    if (current.stack) current.stack = scrub(current.stack);
+    current = current.cause;
+  }
+  return error;
+}

@@ -1,0 +1,159 @@
+import type { Context } from 'aws-lambda';
+import { loadConfig } from '../config';
+import type { DatabaseEngine } from '../engines/engine';
+import {
+  RotationDisabledError,
+  redactError,
+  VersionNotFoundError,
+  VersionNotPendingError,
+} from '../errors';
+import { logger } from '../logger';
+import { generatePassword, passwordAlphabet } from '../password';
+import { SecretVersions } from '../secrets/secret-versions';
+import {
+  AWSCURRENT,
+  AWSPENDING,
+  type SecretMetadata,
+  SecretsManagerPort,
+} from '../secrets/secrets-manager';
+import type { RotationStrategy, StepContext, StepOutcome } from '../strategies/strategy';
+import { parseRotationEvent, type RotationEvent } from './event';
+
+export interface RotationHandlerOptions {
+  engine: DatabaseEngine;
+  strategy: RotationStrategy;
+}
+
+export type RotationHandler = (event: unknown, context?: Context) => Promise<void>;
+
+/**
+ * The Lambda handler for one engine and one strategy: Secrets Manager's four-step protocol, with
+ * the stage checks before every step. Every step may be repeated, at any point, with the same
+ * effect as running it once.
+ */
+export function createRotationHandler({
+  engine,
+  strategy,
+}: RotationHandlerOptions): RotationHandler {
+  return async (rawEvent, context) => {
+    const started = Date.now();
+    if (context) logger.addContext(context);
+    logger.appendKeys({ engine: engine.name, strategy: strategy.name });
+    const passwords = new Set<string>();
+    try {
+      const event = parseRotationEvent(rawEvent);
+      logger.appendKeys({
+        secretId: event.SecretId,
+        step: event.Step,
+        token: event.ClientRequestToken,
+      });
+      // Settings are checked before the first call, so a bad one changes nothing.
+      const config = loadConfig(engine.defaultExcludeCharacters);
+      passwordAlphabet(config.password);
+
+      const port = new SecretsManagerPort(config.secretsManagerEndpoint);
+      const metadata = await port.describe(event.SecretId);
+      logger.appendKeys({ secretArn: metadata.arn });
+      const versions = new SecretVersions(port, metadata.arn, event.ClientRequestToken, engine);
+      const outcome = await runStep(
+        event,
+        metadata,
+        { engine, config, versions },
+        strategy,
+        port,
+      ).finally(() => {
+        for (const p of versions.passwords) passwords.add(p);
+      });
+      logger.info('Rotation step succeeded', { outcome, durationMs: Date.now() - started });
+    } catch (error) {
+      redactError(error, passwords);
+      logger.error('Rotation step failed', { error, durationMs: Date.now() - started });
+      throw error;
+    } finally {
+      logger.resetKeys();
+    }
+  };
+}
+
+async function runStep(
+  event: RotationEvent,
+  metadata: SecretMetadata,
+  context: StepContext,
+  strategy: RotationStrategy,
+  port: SecretsManagerPort,
+): Promise<StepOutcome> {
+  const token = event.ClientRequestToken;
+  const stages = checkStages(metadata, token);
+  if (stages.includes(AWSCURRENT)) {
+    // The rotation already finished: every step is done. A finishSecret interrupted between its
+    // two label moves is completed here, so no stale AWSPENDING label stays behind.
+    if (event.Step === 'finishSecret' && stages.includes(AWSPENDING)) {
+      await port.removeStage(metadata.arn, AWSPENDING, token);
+    }
+    return 'already-current';
+  }
+  switch (event.Step) {
+    case 'createSecret':
+      return createSecret(event, context, strategy, port);
+    case 'setSecret':
+      return strategy.setSecret(context);
+    case 'testSecret':
+      return strategy.testSecret(context);
+    case 'finishSecret':
+      return finishSecret(metadata, token, port);
+  }
+}
+
+/** The checks AWS's templates make before every step, with errors that say what to do. */
+export function checkStages(metadata: SecretMetadata, token: string): readonly string[] {
+  if (metadata.rotationEnabled === false) {
+    throw new RotationDisabledError(`Secret ${metadata.arn} is not enabled for rotation`);
+  }
+  const stages = metadata.versions.get(token);
+  if (!stages) {
+    throw new VersionNotFoundError(
+      `Secret ${metadata.arn} has no version ${token}: the token is not a version of this secret`,
+    );
+  }
+  if (!stages.includes(AWSCURRENT) && !stages.includes(AWSPENDING)) {
+    throw new VersionNotPendingError(
+      `Secret ${metadata.arn} version ${token} is not labelled AWSPENDING (labels: ${stages.join(', ') || 'none'}), so it is not being rotated`,
+    );
+  }
+  return stages;
+}
+
+/**
+ * Stores the next version, labelled AWSPENDING, unless this token's pending version already has
+ * a value. It copies every key of AWSCURRENT and changes only the password (and, for alternating
+ * users, the username).
+ */
+async function createSecret(
+  event: RotationEvent,
+  { engine, config, versions }: StepContext,
+  strategy: RotationStrategy,
+  port: SecretsManagerPort,
+): Promise<StepOutcome> {
+  if (await versions.pending()) return 'pending-exists';
+  const current = await versions.current();
+  const username = strategy.pendingUsername(current, engine, versions.secretId);
+  const password = generatePassword(config.password);
+  versions.passwords.add(password);
+  const value = JSON.stringify({ ...current.fields, username, password });
+  await port.putPending(versions.secretId, event.ClientRequestToken, value, event.RotationToken);
+  return 'pending-created';
+}
+
+/** Moves AWSCURRENT to the token's version, then takes AWSPENDING off it. */
+async function finishSecret(
+  metadata: SecretMetadata,
+  token: string,
+  port: SecretsManagerPort,
+): Promise<StepOutcome> {
+  const currentVersion = [...metadata.versions].find(([, stages]) =>
+    stages.includes(AWSCURRENT),
+  )?.[0];
+  await port.moveCurrent(metadata.arn, token, currentVersion);
+  await port.removeStage(metadata.arn, AWSPENDING, token);
+  return 'current-moved';
+}

@@ -1,0 +1,106 @@
+import { MasterSecretError, SecretValueError, SecretVersionMissingError } from '../errors';
+import { logger } from '../logger';
+import { type DatabaseSecret, parseDatabaseSecret, type SecretShape } from './database-secret';
+import { AWSCURRENT, AWSPENDING, AWSPREVIOUS, type SecretsManagerPort } from './secrets-manager';
+
+/**
+ * The versions of one secret as one invocation sees them: each read at most once, parsed and
+ * checked, and every password remembered so that errors can be scrubbed of them.
+ */
+export class SecretVersions {
+  /** Every password read during this invocation, including the master's. */
+  public readonly passwords = new Set<string>();
+  private readonly cache = new Map<string, Promise<DatabaseSecret | undefined>>();
+
+  public constructor(
+    private readonly port: SecretsManagerPort,
+    public readonly secretId: string,
+    public readonly token: string,
+    private readonly shape: SecretShape,
+  ) {}
+
+  /** AWSCURRENT; a rotation cannot start without it. */
+  public async current(): Promise<DatabaseSecret> {
+    const secret = await this.read(AWSCURRENT, { stage: AWSCURRENT });
+    if (!secret)
+      throw new SecretVersionMissingError(`Secret ${this.secretId} has no AWSCURRENT value`);
+    return secret;
+  }
+
+  /** The AWSPENDING version of this rotation's token, or `undefined` before createSecret filled it. */
+  public pending(): Promise<DatabaseSecret | undefined> {
+    return this.read(AWSPENDING, { versionId: this.token, stage: AWSPENDING });
+  }
+
+  /**
+   * AWSPREVIOUS, or `undefined` when there is none or it cannot be used. It is only ever a
+   * fallback login, so a malformed old version must not block a rotation.
+   */
+  public async previous(): Promise<DatabaseSecret | undefined> {
+    try {
+      return await this.read(AWSPREVIOUS, { stage: AWSPREVIOUS });
+    } catch (error) {
+      if (!(error instanceof SecretValueError)) throw error;
+      logger.warn('Ignoring AWSPREVIOUS: its value is not a usable database secret', {
+        reason: error.message,
+      });
+      return undefined;
+    }
+  }
+
+  /** AWSCURRENT of the master secret named by `masterarn`; its `engine` key may be absent. */
+  public async master(masterArn: string): Promise<DatabaseSecret> {
+    const label = `master secret ${masterArn} AWSCURRENT`;
+    let text: string | undefined;
+    try {
+      text = await this.port.getValue(masterArn, { stage: AWSCURRENT });
+    } catch (error) {
+      if (error instanceof SecretValueError) throw error;
+      throw new MasterSecretError(
+        `Cannot read the master secret ${masterArn} named by "masterarn" in secret ${this.secretId}: ${errorName(error)}`,
+        { cause: error },
+      );
+    }
+    if (text === undefined) {
+      throw new MasterSecretError(
+        `The master secret ${masterArn} named by "masterarn" in secret ${this.secretId} does not exist or has no AWSCURRENT value`,
+      );
+    }
+    const secret = parseDatabaseSecret(
+      text,
+      { secretId: masterArn, label: AWSCURRENT },
+      this.shape,
+      {
+        engineOptional: true,
+      },
+    );
+    this.remember(secret);
+    logger.debug('Read secret version', { version: label });
+    return secret;
+  }
+
+  private read(
+    label: string,
+    selector: { versionId?: string; stage: string },
+  ): Promise<DatabaseSecret | undefined> {
+    let entry = this.cache.get(label);
+    if (!entry) {
+      entry = this.port.getValue(this.secretId, selector).then((text) => {
+        if (text === undefined) return undefined;
+        const secret = parseDatabaseSecret(text, { secretId: this.secretId, label }, this.shape);
+        this.remember(secret);
+        return secret;
+      });
+      this.cache.set(label, entry);
+    }
+    return entry;
+  }
+
+  private remember(secret: DatabaseSecret): void {
+    this.passwords.add(secret.password);
+  }
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : 'unknown error';
+}

@@ -1,0 +1,132 @@
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
+import { SecretValueError } from '../errors';
+
+/** What the rotation needs to know of a secret. */
+export interface SecretMetadata {
+  arn: string;
+  /** `false` only when rotation was explicitly disabled. */
+  rotationEnabled: boolean | undefined;
+  /** Version id → staging labels. */
+  versions: ReadonlyMap<string, readonly string[]>;
+}
+
+export const AWSCURRENT = 'AWSCURRENT';
+export const AWSPENDING = 'AWSPENDING';
+export const AWSPREVIOUS = 'AWSPREVIOUS';
+
+const clients = new Map<string, SecretsManagerClient>();
+
+/**
+ * One client per endpoint for the life of the execution environment: later invocations reuse its
+ * connections. The SDK's standard retry mode absorbs throttling and 5xx answers.
+ */
+function clientFor(endpoint: string | undefined): SecretsManagerClient {
+  const key = endpoint ?? '';
+  let client = clients.get(key);
+  if (!client) {
+    client = new SecretsManagerClient(endpoint ? { endpoint } : {});
+    clients.set(key, client);
+  }
+  return client;
+}
+
+/** The narrow port over Secrets Manager: the five calls a rotation makes, and nothing else. */
+export class SecretsManagerPort {
+  private readonly client: SecretsManagerClient;
+
+  public constructor(endpointOrClient?: string | SecretsManagerClient) {
+    this.client =
+      endpointOrClient instanceof SecretsManagerClient
+        ? endpointOrClient
+        : clientFor(endpointOrClient);
+  }
+
+  public async describe(secretId: string): Promise<SecretMetadata> {
+    const out = await this.client.send(new DescribeSecretCommand({ SecretId: secretId }));
+    return {
+      arn: out.ARN ?? secretId,
+      rotationEnabled: out.RotationEnabled,
+      versions: new Map(Object.entries(out.VersionIdsToStages ?? {})),
+    };
+  }
+
+  /**
+   * The SecretString of one version, or `undefined` when that version or label has no value
+   * (Secrets Manager answers ResourceNotFoundException, as it does for an AWSPENDING version that
+   * createSecret has not filled yet).
+   */
+  public async getValue(
+    secretId: string,
+    selector: { versionId?: string; stage: string },
+  ): Promise<string | undefined> {
+    try {
+      const out = await this.client.send(
+        new GetSecretValueCommand({
+          SecretId: secretId,
+          VersionId: selector.versionId,
+          VersionStage: selector.stage,
+        }),
+      );
+      if (out.SecretString === undefined) {
+        throw new SecretValueError(
+          `Secret ${secretId} (${selector.stage}) holds a binary value; these functions need a JSON SecretString`,
+        );
+      }
+      return out.SecretString;
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException) return undefined;
+      throw error;
+    }
+  }
+
+  /** Stores the new version under the rotation's token, labelled AWSPENDING. */
+  public async putPending(
+    secretId: string,
+    token: string,
+    value: string,
+    rotationToken?: string,
+  ): Promise<void> {
+    await this.client.send(
+      new PutSecretValueCommand({
+        SecretId: secretId,
+        ClientRequestToken: token,
+        SecretString: value,
+        VersionStages: [AWSPENDING],
+        ...(rotationToken ? { RotationToken: rotationToken } : {}),
+      }),
+    );
+  }
+
+  /** Moves AWSCURRENT to `token`; Secrets Manager labels the version it leaves AWSPREVIOUS. */
+  public async moveCurrent(
+    secretId: string,
+    token: string,
+    fromVersionId: string | undefined,
+  ): Promise<void> {
+    await this.client.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: secretId,
+        VersionStage: AWSCURRENT,
+        MoveToVersionId: token,
+        RemoveFromVersionId: fromVersionId,
+      }),
+    );
+  }
+
+  public async removeStage(secretId: string, stage: string, versionId: string): Promise<void> {
+    await this.client.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: secretId,
+        VersionStage: stage,
+        RemoveFromVersionId: versionId,
+      }),
+    );
+  }
+}

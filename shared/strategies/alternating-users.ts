@@ -1,0 +1,111 @@
+import {
+  MasterSecretError,
+  NoWorkingCredentialsError,
+  SecretValueError,
+  UsernameTooLongError,
+} from '../errors';
+import { checkPendingTarget, requirePending, sameServer } from './pending';
+import { tryLogin, withSession } from './sessions';
+import type { RotationStrategy } from './strategy';
+import { testPendingSecret } from './test-secret';
+
+/** The suffix AWS's templates use, so secrets rotated by them keep rotating here. */
+export const CLONE_SUFFIX = '_clone';
+
+/** The user without the clone suffix. */
+export function baseUsername(username: string): string {
+  return username.endsWith(CLONE_SUFFIX) ? username.slice(0, -CLONE_SUFFIX.length) : username;
+}
+
+/** `name` ↔ `name_clone`. Throws when the result would be empty or longer than `maxBytes`. */
+export function alternateUsername(username: string, maxBytes: number): string {
+  const base = baseUsername(username);
+  if (base.length === 0) {
+    throw new UsernameTooLongError(
+      `Username "${username}" is only the clone suffix; it has no base user to alternate with`,
+    );
+  }
+  if (username !== base) return base;
+  const clone = `${base}${CLONE_SUFFIX}`;
+  const bytes = Buffer.byteLength(clone, 'utf8');
+  if (bytes > maxBytes) {
+    throw new UsernameTooLongError(
+      `The alternate username "${clone}" is ${bytes} bytes, longer than the database's ${maxBytes}-byte limit: shorten username "${base}" to ${maxBytes - CLONE_SUFFIX.length} bytes or less`,
+    );
+  }
+  return clone;
+}
+
+/**
+ * A master user keeps two users, `name` and `name_clone`, and each rotation gives the one not in
+ * AWSCURRENT a new password, so the current credentials keep working throughout and AWSPREVIOUS
+ * still logs in afterwards.
+ */
+export const alternatingUsers: RotationStrategy = {
+  name: 'alternating-users',
+
+  pendingUsername(current, engine, secretId) {
+    if (!current.masterarn) {
+      throw new SecretValueError(
+        `Secret ${secretId} (AWSCURRENT) has no "masterarn" key: alternating-users needs the ARN of the master secret that creates and alters "${baseUsername(current.username)}${CLONE_SUFFIX}"`,
+      );
+    }
+    return alternateUsername(current.username, engine.maxUsernameBytes);
+  },
+
+  async setSecret({ engine, config, versions }) {
+    const pending = await requirePending(versions);
+    const current = await versions.current();
+    checkPendingTarget(
+      versions,
+      pending,
+      current,
+      alternateUsername(current.username, engine.maxUsernameBytes),
+    );
+
+    const retried = await tryLogin(engine, pending, config);
+    if (retried) {
+      await withSession(retried, (s) => s.ping());
+      return 'pending-already-logs-in';
+    }
+
+    // Proof that whoever holds this secret holds the user it rotates: without it, anyone who can
+    // write a secret naming a masterarn could have the master create users for them.
+    const proof = await tryLogin(engine, current, config);
+    if (!proof) {
+      throw new NoWorkingCredentialsError(
+        `The AWSCURRENT credentials of secret ${versions.secretId} (user "${current.username}") do not log in. Alternating users requires them as proof before the master acts: fix the password of "${current.username}" or the secret, then rotate again.`,
+      );
+    }
+    await withSession(proof, (s) => s.ping());
+
+    const masterArn = current.masterarn;
+    if (!masterArn) {
+      throw new SecretValueError(`Secret ${versions.secretId} (AWSCURRENT) has no "masterarn" key`);
+    }
+    const master = await versions.master(masterArn);
+    if (!sameServer(master, current)) {
+      throw new MasterSecretError(
+        `The master secret ${masterArn} is for ${master.host}:${master.port}, but secret ${versions.secretId} is for ${current.host}:${current.port}; they must name the same server`,
+      );
+    }
+    const session = await tryLogin(engine, master, config, current.dbname ?? master.dbname);
+    if (!session) {
+      throw new MasterSecretError(
+        `The database rejected the credentials of master secret ${masterArn} (user "${master.username}")`,
+      );
+    }
+    const base = baseUsername(current.username);
+    await withSession(session, (s) =>
+      s.applyAlternatingUsers({
+        baseUsername: base,
+        cloneUsername: `${base}${CLONE_SUFFIX}`,
+        target: pending.username,
+        password: pending.password,
+      }),
+    );
+    return 'password-set';
+  },
+
+  testSecret: testPendingSecret,
+};

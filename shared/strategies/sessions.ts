@@ -1,0 +1,73 @@
+import type { RotationConfig } from '../config';
+import type { DatabaseEngine, DatabaseSession } from '../engines/engine';
+import { planTls } from '../engines/tls';
+import { CredentialsRejectedError, DatabaseUnreachableError } from '../errors';
+import { logger } from '../logger';
+import type { DatabaseSecret } from '../secrets/database-secret';
+
+/**
+ * Logs in with a secret's credentials under the TLS plan its `ssl` key and TLS_MODE give. The
+ * one plain-text retry happens only in the opt-in `fallback` mode, only after a TLS failure, and
+ * always with a warning.
+ */
+export async function openSession(
+  engine: DatabaseEngine,
+  secret: DatabaseSecret,
+  config: RotationConfig,
+  database: string | undefined = secret.dbname,
+): Promise<DatabaseSession> {
+  const plan = planTls(secret.ssl, config.tlsMode);
+  const settings = {
+    host: secret.host,
+    port: secret.port,
+    username: secret.username,
+    password: secret.password,
+    database: database ?? engine.defaultDatabase,
+    tls: plan.tls,
+    connectTimeoutMs: config.connectTimeoutMs,
+  };
+  try {
+    return await engine.connect(settings);
+  } catch (error) {
+    if (
+      !(plan.fallbackToPlainText && error instanceof DatabaseUnreachableError && error.tlsFailure)
+    )
+      throw error;
+    logger.warn(
+      'TLS failed and TLS_MODE=fallback allows plain text: connecting WITHOUT encryption',
+      {
+        host: secret.host,
+        port: secret.port,
+        reason: error.message,
+      },
+    );
+    return engine.connect({ ...settings, tls: 'disable' });
+  }
+}
+
+/** Like openSession, but `undefined` when the server rejects the credentials. */
+export async function tryLogin(
+  engine: DatabaseEngine,
+  secret: DatabaseSecret,
+  config: RotationConfig,
+  database?: string,
+): Promise<DatabaseSession | undefined> {
+  try {
+    return await openSession(engine, secret, config, database);
+  } catch (error) {
+    if (error instanceof CredentialsRejectedError) return undefined;
+    throw error;
+  }
+}
+
+/** Runs `work` with a session and always closes it. */
+export async function withSession<T>(
+  session: DatabaseSession,
+  work: (s: DatabaseSession) => Promise<T>,
+): Promise<T> {
+  try {
+    return await work(session);
+  } finally {
+    await session.close();
+  }
+}

@@ -1,0 +1,30 @@
+import { PendingCredentialsError } from '../errors';
+import { openSession, tryLogin, withSession } from './sessions';
+import type { StepContext, StepOutcome } from './strategy';
+
+/**
+ * testSecret for both strategies: the pending credentials log in and run a query. Secrets Manager
+ * also calls testSecret alone (RotateSecret with RotateImmediately=false) to check the
+ * configuration; if the pending version has no value then, the current credentials are tested,
+ * which is what that check can prove.
+ */
+export async function testPendingSecret({
+  engine,
+  config,
+  versions,
+}: StepContext): Promise<StepOutcome> {
+  const pending = await versions.pending();
+  if (!pending) {
+    const current = await versions.current();
+    await withSession(await openSession(engine, current, config), (s) => s.ping());
+    return 'current-tested';
+  }
+  const session = await tryLogin(engine, pending, config);
+  if (!session) {
+    throw new PendingCredentialsError(
+      `The database rejected the AWSPENDING credentials (user "${pending.username}") of secret ${versions.secretId} version ${versions.token}: setSecret has not applied them`,
+    );
+  }
+  await withSession(session, (s) => s.ping());
+  return 'pending-tested';
+}
