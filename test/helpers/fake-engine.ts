@@ -1,0 +1,65 @@
+import type {
+  AlternatingUsersChange,
+  ConnectionSettings,
+  DatabaseEngine,
+  DatabaseSession,
+} from '../../shared/engines/engine';
+import {
+  CredentialsRejectedError,
+  DatabaseStatementError,
+  DatabaseUnreachableError,
+} from '../../shared/errors';
+
+/**
+ * An in-memory database server for unit tests of the core and the strategies: users with
+ * passwords, membership of the clone, and switches to make it unreachable or refuse statements.
+ */
+export class FakeDatabase {
+  public readonly users = new Map<string, string>();
+  public readonly memberOf = new Map<string, string>();
+  public reachable = true;
+  /** When set, TLS connections fail as with an unverifiable certificate. */
+  public tlsBroken = false;
+  public refuseStatements = false;
+  public readonly logins: ConnectionSettings[] = [];
+
+  public readonly engine: DatabaseEngine = {
+    name: 'fake',
+    secretEngines: ['fake', 'fake-aurora'],
+    defaultPort: 1234,
+    defaultDatabase: 'main',
+    defaultExcludeCharacters: '/@"\'\\',
+    maxUsernameBytes: 20,
+    connect: async (settings) => this.connect(settings),
+  };
+
+  private async connect(settings: ConnectionSettings): Promise<DatabaseSession> {
+    this.logins.push(settings);
+    if (!this.reachable)
+      throw new DatabaseUnreachableError(`fake server ${settings.host} unreachable`);
+    if (this.tlsBroken && settings.tls !== 'disable') {
+      throw new DatabaseUnreachableError('certificate verify failed', { tlsFailure: true });
+    }
+    if (this.users.get(settings.username) !== settings.password) {
+      throw new CredentialsRejectedError(`rejected ${settings.username}`);
+    }
+    const user = settings.username;
+    const guard = () => {
+      if (this.refuseStatements) throw new DatabaseStatementError('permission denied');
+    };
+    return {
+      ping: async () => guard(),
+      changeOwnPassword: async (password) => {
+        guard();
+        this.users.set(user, password);
+      },
+      applyAlternatingUsers: async (change: AlternatingUsersChange) => {
+        guard();
+        if (!this.users.has(change.baseUsername)) throw new DatabaseStatementError('no base user');
+        this.users.set(change.target, change.password);
+        this.memberOf.set(change.cloneUsername, change.baseUsername);
+      },
+      close: async () => undefined,
+    };
+  }
+}

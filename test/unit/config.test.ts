@@ -1,0 +1,67 @@
+import { loadConfig } from '../../shared/config';
+
+describe('loadConfig', () => {
+  it('uses AWS template defaults', () => {
+    expect(loadConfig(':/@"\'\\', {})).toEqual({
+      secretsManagerEndpoint: undefined,
+      password: {
+        length: 32,
+        excludeCharacters: ':/@"\'\\',
+        excludeNumbers: false,
+        excludePunctuation: false,
+        excludeUppercase: false,
+        excludeLowercase: false,
+        requireEachIncludedType: true,
+      },
+      tlsMode: 'verify-full',
+      connectTimeoutMs: 5000,
+    });
+  });
+
+  it('reads every setting under its AWS name', () => {
+    const config = loadConfig('x', {
+      SECRETS_MANAGER_ENDPOINT: ' http://127.0.0.1:5000 ',
+      PASSWORD_LENGTH: '64',
+      EXCLUDE_CHARACTERS: '',
+      EXCLUDE_NUMBERS: 'YES',
+      EXCLUDE_PUNCTUATION: '1',
+      EXCLUDE_UPPERCASE: 'y',
+      EXCLUDE_LOWERCASE: 'false',
+      REQUIRE_EACH_INCLUDED_TYPE: 'no',
+      TLS_MODE: 'Verify-CA',
+      DB_CONNECT_TIMEOUT_SECONDS: '12',
+    });
+    expect(config).toEqual({
+      secretsManagerEndpoint: 'http://127.0.0.1:5000',
+      password: {
+        length: 64,
+        excludeCharacters: '',
+        excludeNumbers: true,
+        excludePunctuation: true,
+        excludeUppercase: true,
+        excludeLowercase: false,
+        requireEachIncludedType: false,
+      },
+      tlsMode: 'verify-ca',
+      connectTimeoutMs: 12_000,
+    });
+  });
+
+  it.each([
+    [{ PASSWORD_LENGTH: 'thirty' }, 'PASSWORD_LENGTH'],
+    [{ PASSWORD_LENGTH: '7' }, 'PASSWORD_LENGTH'],
+    [{ PASSWORD_LENGTH: '-32' }, 'PASSWORD_LENGTH'],
+    [{ PASSWORD_LENGTH: '4097' }, 'PASSWORD_LENGTH'],
+    [{ EXCLUDE_NUMBERS: 'ture' }, 'EXCLUDE_NUMBERS'],
+    [{ REQUIRE_EACH_INCLUDED_TYPE: 'maybe' }, 'REQUIRE_EACH_INCLUDED_TYPE'],
+    [{ TLS_MODE: 'prefer' }, 'TLS_MODE'],
+    [{ DB_CONNECT_TIMEOUT_SECONDS: '0' }, 'DB_CONNECT_TIMEOUT_SECONDS'],
+  ])('refuses %j naming the setting', (env, name) => {
+    expect(() => loadConfig('', env)).toThrow(
+      expect.objectContaining({
+        name: 'ConfigurationError',
+        message: expect.stringContaining(name),
+      }),
+    );
+  });
+});

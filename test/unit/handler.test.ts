@@ -1,0 +1,555 @@
+import { createRotationHandler } from '../../shared/rotation/handler';
+import { alternatingUsers } from '../../shared/strategies/alternating-users';
+import { singleUser } from '../../shared/strategies/single-user';
+import { captureOutput } from '../helpers/capture-output';
+import { FakeDatabase } from '../helpers/fake-engine';
+import { FakeSecretsManager } from '../helpers/fake-secrets-manager';
+
+const TOKEN = '11111111-2222-3333-4444-555555555555';
+const ENV_KEYS = [
+  'PASSWORD_LENGTH',
+  'EXCLUDE_CHARACTERS',
+  'EXCLUDE_NUMBERS',
+  'TLS_MODE',
+  'EXCLUDE_LOWERCASE',
+  'EXCLUDE_UPPERCASE',
+  'EXCLUDE_PUNCTUATION',
+];
+
+let sm: FakeSecretsManager;
+let db: FakeDatabase;
+
+beforeEach(() => {
+  for (const key of ENV_KEYS) delete process.env[key];
+  process.env.AWS_REGION = 'us-east-1';
+  sm = new FakeSecretsManager();
+  db = new FakeDatabase();
+});
+
+afterEach(() => sm.mock.restore());
+
+function userSecret(extra: Record<string, unknown> = {}) {
+  db.users.set('app', 'old-password-1');
+  return sm.create('app', {
+    engine: 'fake',
+    host: 'db.example',
+    username: 'app',
+    password: 'old-password-1',
+    ...extra,
+  });
+}
+
+async function step(
+  strategy: typeof singleUser,
+  Step: string,
+  SecretId: string,
+  token = TOKEN,
+  extra = {},
+) {
+  const handler = createRotationHandler({ engine: db.engine, strategy });
+  const run = await captureOutput(() =>
+    handler({ Step, SecretId, ClientRequestToken: token, ...extra }),
+  );
+  if (run.error) throw run.error;
+  return run.output;
+}
+
+async function rotate(strategy: typeof singleUser, arn: string, token = TOKEN) {
+  sm.startRotation(arn, token);
+  for (const s of ['createSecret', 'setSecret', 'testSecret', 'finishSecret'])
+    await step(strategy, s, arn, token);
+}
+
+describe('stage checks before every step', () => {
+  it('refuses a secret whose rotation is explicitly disabled, naming it', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    sm.setRotationEnabled(arn, false);
+    await expect(step(singleUser, 'createSecret', arn)).rejects.toMatchObject({
+      name: 'RotationDisabledError',
+      message: expect.stringContaining(arn),
+    });
+    expect(sm.value(arn, 'AWSPENDING')).toBeUndefined();
+  });
+
+  it('runs when RotationEnabled is absent (only an explicit false stops it)', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    sm.setRotationEnabled(arn, undefined);
+    await step(singleUser, 'createSecret', arn);
+    expect(sm.value(arn, 'AWSPENDING')).toMatchObject({ username: 'app' });
+  });
+
+  it('refuses a token that is not a version of the secret', async () => {
+    const arn = userSecret();
+    await expect(
+      step(singleUser, 'setSecret', arn, 'no-such-version-token-000000000000'),
+    ).rejects.toMatchObject({
+      name: 'VersionNotFoundError',
+      message: expect.stringContaining('no-such-version-token-000000000000'),
+    });
+  });
+
+  it('refuses a version that is not AWSPENDING', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    // Take the AWSPENDING label off the token's version, as a cancelled rotation would.
+    const { UpdateSecretVersionStageCommand, SecretsManagerClient } = await import(
+      '@aws-sdk/client-secrets-manager'
+    );
+    await new SecretsManagerClient({}).send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: arn,
+        VersionStage: 'AWSPENDING',
+        RemoveFromVersionId: TOKEN,
+      }),
+    );
+    await expect(step(singleUser, 'setSecret', arn)).rejects.toMatchObject({
+      name: 'VersionNotPendingError',
+    });
+  });
+
+  it.each(['createSecret', 'setSecret', 'testSecret', 'finishSecret'])(
+    'returns without doing anything when the token is already AWSCURRENT (%s)',
+    async (s) => {
+      const arn = userSecret();
+      await rotate(singleUser, arn);
+      const before = sm.stages(arn);
+      const password = db.users.get('app');
+      db.reachable = false; // any database work would now fail
+      const output = await step(singleUser, s, arn);
+      expect(sm.stages(arn)).toEqual(before);
+      expect(db.users.get('app')).toBe(password);
+      expect(output).toContain('already-current');
+    },
+  );
+
+  it('rejects an unknown step before calling Secrets Manager', async () => {
+    const arn = userSecret();
+    await expect(step(singleUser, 'deleteSecret', arn)).rejects.toMatchObject({
+      name: 'UnknownStepError',
+    });
+    expect(sm.mock.calls()).toHaveLength(0);
+  });
+
+  it.each([
+    [null, 'InvalidEventError'],
+    [{ Step: 'createSecret', ClientRequestToken: TOKEN }, 'InvalidEventError'],
+    [{ Step: 'createSecret', SecretId: 'x' }, 'InvalidEventError'],
+    [{ Step: 7, SecretId: 'x', ClientRequestToken: TOKEN }, 'InvalidEventError'],
+    [
+      { Step: 'createSecret', SecretId: 'x', ClientRequestToken: TOKEN, RotationToken: 5 },
+      'InvalidEventError',
+    ],
+  ])('rejects a malformed event %j', async (event, name) => {
+    const handler = createRotationHandler({ engine: db.engine, strategy: singleUser });
+    const run = await captureOutput(() => handler(event));
+    expect(run.error).toMatchObject({ name });
+    expect(sm.mock.calls()).toHaveLength(0);
+  });
+
+  it('fails on an impossible password setting before calling Secrets Manager', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    process.env.PASSWORD_LENGTH = '4';
+    await expect(step(singleUser, 'createSecret', arn)).rejects.toMatchObject({
+      name: 'ConfigurationError',
+      message: expect.stringContaining('PASSWORD_LENGTH'),
+    });
+    expect(sm.mock.calls()).toHaveLength(0);
+  });
+});
+
+describe('createSecret', () => {
+  it('stores a new password under the token, labelled AWSPENDING, copying every other key', async () => {
+    const arn = userSecret({ port: 1234, dbname: 'main', custom: { nested: true } });
+    sm.startRotation(arn, TOKEN);
+    await step(singleUser, 'createSecret', arn);
+    const pending = sm.value(arn, 'AWSPENDING');
+    const current = sm.value(arn, 'AWSCURRENT');
+    expect(pending).toEqual({ ...current, password: expect.any(String) });
+    expect(pending?.password).not.toBe(current?.password);
+    expect(String(pending?.password)).toHaveLength(32);
+    expect(sm.stages(arn)[TOKEN]).toEqual(['AWSPENDING']);
+  });
+
+  it('does nothing when the pending version already has a value (a retried step)', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    await step(singleUser, 'createSecret', arn);
+    const first = sm.value(arn, 'AWSPENDING');
+    const output = await step(singleUser, 'createSecret', arn);
+    expect(sm.value(arn, 'AWSPENDING')).toEqual(first);
+    expect(output).toContain('pending-exists');
+  });
+
+  it('passes the RotationToken to PutSecretValue when the event has one', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    await step(singleUser, 'createSecret', arn, TOKEN, { RotationToken: 'rot-token-123' });
+    const { PutSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+    expect(sm.mock.commandCalls(PutSecretValueCommand)[0]?.args[0].input).toMatchObject({
+      RotationToken: 'rot-token-123',
+      ClientRequestToken: TOKEN,
+      VersionStages: ['AWSPENDING'],
+    });
+  });
+
+  it('honours the password settings', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    process.env.PASSWORD_LENGTH = '12';
+    process.env.EXCLUDE_PUNCTUATION = 'true';
+    process.env.EXCLUDE_CHARACTERS = 'abc';
+    await step(singleUser, 'createSecret', arn);
+    expect(String(sm.value(arn, 'AWSPENDING')?.password)).toMatch(/^[d-zA-Z0-9]{12}$/);
+  });
+
+  it('refuses a current secret for another engine, naming the key', async () => {
+    const arn = sm.create('other', { engine: 'mysql', host: 'h', username: 'u', password: 'p' });
+    sm.startRotation(arn, TOKEN);
+    await expect(step(singleUser, 'createSecret', arn)).rejects.toMatchObject({
+      name: 'SecretValueError',
+      message: expect.stringContaining('"engine"'),
+    });
+    expect(sm.value(arn, 'AWSPENDING')).toBeUndefined();
+  });
+
+  it('refuses a secret with no AWSCURRENT value', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    const { GetSecretValueCommand, ResourceNotFoundException } = await import(
+      '@aws-sdk/client-secrets-manager'
+    );
+    sm.mock
+      .on(GetSecretValueCommand, { VersionStage: 'AWSCURRENT' })
+      .rejects(new ResourceNotFoundException({ message: 'gone', $metadata: {} }));
+    await expect(step(singleUser, 'createSecret', arn)).rejects.toMatchObject({
+      name: 'SecretVersionMissingError',
+    });
+  });
+});
+
+describe('single-user setSecret', () => {
+  async function created() {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    await step(singleUser, 'createSecret', arn);
+    return { arn, pending: String(sm.value(arn, 'AWSPENDING')?.password) };
+  }
+
+  it('logs in with AWSCURRENT and changes the password to the pending one', async () => {
+    const { arn, pending } = await created();
+    await step(singleUser, 'setSecret', arn);
+    expect(db.users.get('app')).toBe(pending);
+  });
+
+  it('does nothing when the pending password already logs in (a retried step)', async () => {
+    const { arn, pending } = await created();
+    await step(singleUser, 'setSecret', arn);
+    db.refuseStatements = false;
+    const output = await step(singleUser, 'setSecret', arn);
+    expect(output).toContain('pending-already-logs-in');
+    expect(db.users.get('app')).toBe(pending);
+  });
+
+  it('falls back to AWSPREVIOUS when AWSCURRENT no longer logs in', async () => {
+    const arn = userSecret();
+    await rotate(singleUser, arn, 'aaaaaaaa-0000-0000-0000-000000000001');
+    const previous = String(sm.value(arn, 'AWSPREVIOUS')?.password);
+    db.users.set('app', previous); // someone restored the old password
+    sm.startRotation(arn, TOKEN);
+    await step(singleUser, 'createSecret', arn);
+    await step(singleUser, 'setSecret', arn);
+    expect(db.users.get('app')).toBe(sm.value(arn, 'AWSPENDING')?.password);
+  });
+
+  it('says which versions it tried when none logs in, and changes nothing', async () => {
+    const { arn } = await created();
+    db.users.set('app', 'changed-outside-rotation');
+    await expect(step(singleUser, 'setSecret', arn)).rejects.toMatchObject({
+      name: 'NoWorkingCredentialsError',
+      message: expect.stringMatching(/tried AWSPENDING, AWSCURRENT/),
+    });
+    expect(db.users.get('app')).toBe('changed-outside-rotation');
+  });
+
+  it('refuses a pending version that names another user', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    const { PutSecretValueCommand, SecretsManagerClient } = await import(
+      '@aws-sdk/client-secrets-manager'
+    );
+    await new SecretsManagerClient({}).send(
+      new PutSecretValueCommand({
+        SecretId: arn,
+        ClientRequestToken: TOKEN,
+        SecretString: JSON.stringify({
+          engine: 'fake',
+          host: 'db.example',
+          username: 'admin',
+          password: 'x-new-password',
+        }),
+        VersionStages: ['AWSPENDING'],
+      }),
+    );
+    await expect(step(singleUser, 'setSecret', arn)).rejects.toMatchObject({
+      name: 'CredentialsMismatchError',
+    });
+    expect(db.users.get('admin')).toBeUndefined();
+  });
+
+  it('reports an unreachable database as unreachable, not as a wrong password', async () => {
+    const { arn } = await created();
+    db.reachable = false;
+    await expect(step(singleUser, 'setSecret', arn)).rejects.toMatchObject({
+      name: 'DatabaseUnreachableError',
+    });
+  });
+
+  it('fails setSecret when createSecret has not run', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    await expect(step(singleUser, 'setSecret', arn)).rejects.toMatchObject({
+      name: 'SecretVersionMissingError',
+    });
+  });
+});
+
+describe('testSecret', () => {
+  it('logs in with the pending credentials', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    await step(singleUser, 'createSecret', arn);
+    await step(singleUser, 'setSecret', arn);
+    expect(await step(singleUser, 'testSecret', arn)).toContain('pending-tested');
+  });
+
+  it('fails, naming the version, when the pending credentials are rejected', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    await step(singleUser, 'createSecret', arn);
+    await expect(step(singleUser, 'testSecret', arn)).rejects.toMatchObject({
+      name: 'PendingCredentialsError',
+      message: expect.stringContaining(TOKEN),
+    });
+  });
+
+  it('tests the current credentials when called alone with an empty pending version', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    expect(await step(singleUser, 'testSecret', arn)).toContain('current-tested');
+    db.users.set('app', 'something-else');
+    await expect(step(singleUser, 'testSecret', arn)).rejects.toMatchObject({
+      name: 'CredentialsRejectedError',
+    });
+  });
+});
+
+describe('finishSecret', () => {
+  it('moves AWSCURRENT to the token, the old version to AWSPREVIOUS, and leaves no AWSPENDING', async () => {
+    const arn = userSecret();
+    await rotate(singleUser, arn);
+    expect(sm.stages(arn)).toEqual({ 'initial-app': ['AWSPREVIOUS'], [TOKEN]: ['AWSCURRENT'] });
+  });
+
+  it('completes a finishSecret interrupted between its two label moves', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    for (const s of ['createSecret', 'setSecret', 'testSecret']) await step(singleUser, s, arn);
+    const { UpdateSecretVersionStageCommand, SecretsManagerClient } = await import(
+      '@aws-sdk/client-secrets-manager'
+    );
+    await new SecretsManagerClient({}).send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: arn,
+        VersionStage: 'AWSCURRENT',
+        MoveToVersionId: TOKEN,
+        RemoveFromVersionId: 'initial-app',
+      }),
+    );
+    expect(sm.stages(arn)[TOKEN]).toEqual(['AWSPENDING', 'AWSCURRENT']);
+    await step(singleUser, 'finishSecret', arn);
+    expect(sm.stages(arn)[TOKEN]).toEqual(['AWSCURRENT']);
+  });
+
+  it('runs each step twice in a row with the same result as once', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    for (const s of ['createSecret', 'setSecret', 'testSecret', 'finishSecret']) {
+      await step(singleUser, s, arn);
+      await step(singleUser, s, arn);
+    }
+    expect(sm.stages(arn)).toEqual({ 'initial-app': ['AWSPREVIOUS'], [TOKEN]: ['AWSCURRENT'] });
+    expect(db.users.get('app')).toBe(sm.value(arn, 'AWSCURRENT')?.password);
+  });
+});
+
+describe('alternating-users', () => {
+  function secrets(extra: Record<string, unknown> = {}) {
+    db.users.set('admin', 'master-password-1');
+    const master = sm.create('master', {
+      engine: 'fake',
+      host: 'db.example',
+      username: 'admin',
+      password: 'master-password-1',
+    });
+    return { master, arn: userSecret({ masterarn: master, ...extra }) };
+  }
+
+  it('flips user → clone → user, keeping AWSPREVIOUS able to log in', async () => {
+    const { arn } = secrets();
+    await rotate(alternatingUsers, arn, 'aaaaaaaa-0000-0000-0000-000000000001');
+    expect(sm.value(arn, 'AWSCURRENT')).toMatchObject({ username: 'app_clone' });
+    expect(db.users.get('app_clone')).toBe(sm.value(arn, 'AWSCURRENT')?.password);
+    expect(db.users.get('app')).toBe(sm.value(arn, 'AWSPREVIOUS')?.password);
+    await rotate(alternatingUsers, arn, 'aaaaaaaa-0000-0000-0000-000000000002');
+    expect(sm.value(arn, 'AWSCURRENT')).toMatchObject({ username: 'app' });
+    expect(db.users.get('app')).toBe(sm.value(arn, 'AWSCURRENT')?.password);
+    expect(db.users.get('app_clone')).toBe(sm.value(arn, 'AWSPREVIOUS')?.password);
+  });
+
+  it('refuses, before writing anything, a secret without masterarn', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    await expect(step(alternatingUsers, 'createSecret', arn)).rejects.toMatchObject({
+      name: 'SecretValueError',
+      message: expect.stringContaining('masterarn'),
+    });
+    expect(sm.value(arn, 'AWSPENDING')).toBeUndefined();
+  });
+
+  it('refuses a username whose clone would not fit the engine limit', async () => {
+    db.users.set('a_very_long_username', 'pw-123456789');
+    const arn = sm.create('long', {
+      engine: 'fake',
+      host: 'h',
+      username: 'a_very_long_username',
+      password: 'pw-123456789',
+      masterarn: 'm',
+    });
+    sm.startRotation(arn, TOKEN);
+    await expect(step(alternatingUsers, 'createSecret', arn)).rejects.toMatchObject({
+      name: 'UsernameTooLongError',
+    });
+    expect(sm.value(arn, 'AWSPENDING')).toBeUndefined();
+  });
+
+  it('requires AWSCURRENT to log in before the master acts', async () => {
+    const { arn } = secrets();
+    sm.startRotation(arn, TOKEN);
+    await step(alternatingUsers, 'createSecret', arn);
+    db.users.set('app', 'changed');
+    await expect(step(alternatingUsers, 'setSecret', arn)).rejects.toMatchObject({
+      name: 'NoWorkingCredentialsError',
+    });
+    expect(db.users.has('app_clone')).toBe(false);
+  });
+
+  it('refuses a master secret for another host', async () => {
+    db.users.set('admin', 'master-password-1');
+    const master = sm.create('master', {
+      engine: 'fake',
+      host: 'other.example',
+      username: 'admin',
+      password: 'master-password-1',
+    });
+    const arn = userSecret({ masterarn: master });
+    sm.startRotation(arn, TOKEN);
+    await step(alternatingUsers, 'createSecret', arn);
+    await expect(step(alternatingUsers, 'setSecret', arn)).rejects.toMatchObject({
+      name: 'MasterSecretError',
+      message: expect.stringContaining('same server'),
+    });
+    expect(db.logins.some((l) => l.username === 'admin')).toBe(false);
+  });
+
+  it('refuses a missing master secret and a master that cannot log in', async () => {
+    const arn = userSecret({
+      masterarn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:nope',
+    });
+    sm.startRotation(arn, TOKEN);
+    await step(alternatingUsers, 'createSecret', arn);
+    await expect(step(alternatingUsers, 'setSecret', arn)).rejects.toMatchObject({
+      name: 'MasterSecretError',
+    });
+
+    const { arn: arn2 } = secrets();
+    db.users.set('admin', 'rotated-elsewhere');
+    sm.startRotation(arn2, TOKEN);
+    await step(alternatingUsers, 'createSecret', arn2);
+    await expect(step(alternatingUsers, 'setSecret', arn2)).rejects.toMatchObject({
+      name: 'MasterSecretError',
+      message: expect.stringContaining('rejected'),
+    });
+  });
+});
+
+describe('TLS', () => {
+  it('never falls back to plain text unless TLS_MODE=fallback, and warns when it does', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    await step(singleUser, 'createSecret', arn);
+    db.tlsBroken = true;
+    await expect(step(singleUser, 'setSecret', arn)).rejects.toMatchObject({
+      name: 'DatabaseUnreachableError',
+    });
+    expect(db.logins.every((l) => l.tls === 'verify-full')).toBe(true);
+    process.env.TLS_MODE = 'fallback';
+    const output = await step(singleUser, 'setSecret', arn);
+    expect(output).toMatch(/"level":"WARN".*WITHOUT encryption/);
+  });
+
+  it('connects in plain text when the secret says ssl=false', async () => {
+    const arn = userSecret({ ssl: false });
+    sm.startRotation(arn, TOKEN);
+    await step(singleUser, 'createSecret', arn);
+    await step(singleUser, 'setSecret', arn);
+    expect(db.logins.every((l) => l.tls === 'disable')).toBe(true);
+  });
+});
+
+describe('logs', () => {
+  it('carry secret, step, token, engine, strategy, outcome and duration, and no password', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    const outputs: string[] = [];
+    for (const s of ['createSecret', 'setSecret', 'testSecret', 'finishSecret'])
+      outputs.push(await step(singleUser, s, arn));
+    const lines = outputs
+      .join('')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.at(-1)).toMatchObject({
+      secretArn: arn,
+      step: 'finishSecret',
+      token: TOKEN,
+      engine: 'fake',
+      strategy: 'single-user',
+      outcome: 'current-moved',
+      durationMs: expect.any(Number),
+    });
+    const text = outputs.join('');
+    for (const password of ['old-password-1', String(sm.value(arn, 'AWSCURRENT')?.password)]) {
+      expect(text).not.toContain(password);
+    }
+  });
+
+  it('scrub a password a driver echoes back in an error', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    await step(singleUser, 'createSecret', arn);
+    const pending = String(sm.value(arn, 'AWSPENDING')?.password);
+    db.engine.connect = async () => {
+      throw new Error(`driver says: bad password ${pending}`);
+    };
+    const handler = createRotationHandler({ engine: db.engine, strategy: singleUser });
+    const run = await captureOutput(() =>
+      handler({ Step: 'setSecret', SecretId: arn, ClientRequestToken: TOKEN }),
+    );
+    expect(String((run.error as Error).message)).toContain('[REDACTED]');
+    expect(String((run.error as Error).message)).not.toContain(pending);
+    expect(run.output).not.toContain(pending);
+  });
+});
