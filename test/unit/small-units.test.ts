@@ -13,7 +13,9 @@ describe('alternateUsername', () => {
 
   it('counts the limit in bytes and names the fix', () => {
     expect(alternateUsername('a'.repeat(57), 63)).toHaveLength(63);
-    expect(() => alternateUsername('a'.repeat(58), 63)).toThrow(/64 bytes, longer than the database's 63-byte limit/);
+    expect(() => alternateUsername('a'.repeat(58), 63)).toThrow(
+      /64 bytes, longer than the database's 63-byte limit/,
+    );
     expect(() => alternateUsername('é'.repeat(29), 63)).toThrow(/UsernameTooLong|longer/);
     expect(() => alternateUsername('_clone', 63)).toThrow(/only the clone suffix/);
   });
@@ -55,11 +57,13 @@ describe('redactError', () => {
 });
 
 describe('scramSha256Verifier', () => {
-  it('has PostgreSQL's format and a fresh salt each time', () => {
+  it('has the format PostgreSQL stores and a fresh salt each time', () => {
     // That PostgreSQL accepts it is proven by the integration suite: every new password logs in.
     const salt = Buffer.from('000102030405060708090a0b0c0d0e0f', 'hex');
     const verifier = scramSha256Verifier('pencil', 4096, salt);
-    expect(verifier).toMatch(/^SCRAM-SHA-256\$4096:AAECAwQFBgcICQoLDA0ODw==\$[A-Za-z0-9+/]{43}=:[A-Za-z0-9+/]{43}=$/);
+    expect(verifier).toMatch(
+      /^SCRAM-SHA-256\$4096:AAECAwQFBgcICQoLDA0ODw==\$[A-Za-z0-9+/]{43}=:[A-Za-z0-9+/]{43}=$/,
+    );
     expect(scramSha256Verifier('pencil', 4096, salt)).toBe(verifier);
     expect(scramSha256Verifier('pencil')).not.toBe(verifier);
   });
