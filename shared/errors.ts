@@ -82,11 +82,23 @@ export function redactError(error: unknown, secrets: Iterable<string>): unknown 
     needles.reduce((t, n) => t.split(n).join('[REDACTED]'), text);
   const seen = new Set<unknown>();
   let current: unknown = error;
-  while (current instanceof Error && !seen.has(current)) {
+  while (isErrorLike(current) && !seen.has(current)) {
     seen.add(current);
     current.message = scrub(current.message);
     if (current.stack) current.stack = scrub(current.stack);
     current = current.cause;
   }
   return error;
+}
+
+/**
+ * `instanceof Error` is false for errors made in another realm (Node's own modules seen from a
+ * jest sandbox, for one), so errors are recognised by shape.
+ */
+export function isErrorLike(value: unknown): value is Error {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { message?: unknown }).message === 'string'
+  );
 }

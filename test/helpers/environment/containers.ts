@@ -1,0 +1,147 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import type { StartedPostgreSqlContainer } from '@testcontainers/postgresql';
+import type { TestCertificates } from './certificates';
+import { errorMessage, logTail, waitFor } from './child-processes';
+import { MOTO_CONTAINER_PORT, MOTO_IMAGE } from './images';
+import { majorVersion, probePostgres } from './postgres-probe';
+import type { PostgresServer, Started } from './types';
+
+const SUPERUSER = 'postgres';
+const DETECTION_TIMEOUT_MS = 5_000;
+const STARTUP_TIMEOUT_MS = 120_000;
+
+/** Whether testcontainers can reach a container runtime, and the host its containers are reachable on. */
+export type RuntimeDetection =
+  | { available: true; host: string }
+  | { available: false; reason: string };
+
+/**
+ * Asks testcontainers for a container runtime, giving up after a few seconds
+ * (an unreachable DOCKER_HOST could otherwise hang until a TCP timeout).
+ * testcontainers is loaded lazily: it is only needed here, and some releases cannot even load on older Node versions.
+ */
+export async function detectContainerRuntime(): Promise<RuntimeDetection> {
+  let testcontainers: typeof import('testcontainers');
+  try {
+    testcontainers = await import('testcontainers');
+  } catch (error) {
+    const reason = `testcontainers cannot be loaded on Node ${process.version}: ${errorMessage(error)}`;
+    // Unlike "no Docker here", this hides a broken install, so say it out loud.
+    process.emitWarning(`${reason}; not using containers`);
+    return { available: false, reason };
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`no answer within ${DETECTION_TIMEOUT_MS} ms`)),
+      DETECTION_TIMEOUT_MS,
+    );
+  });
+  try {
+    const client = await Promise.race([testcontainers.getContainerRuntimeClient(), timeout]);
+    return { available: true, host: client.info.containerRuntime.host };
+  } catch (error) {
+    return { available: false, reason: errorMessage(error) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Starts a PostgreSQL container with TLS enabled (certificates copied in by @testcontainers/postgresql,
+ * which also appends `-c ssl=on -c ssl_cert_file=... -c ssl_key_file=...` to the server command).
+ * The official image's pg_hba.conf accepts SCRAM logins over both TLS and plain TCP.
+ */
+export async function startPostgresContainer(
+  image: string,
+  runDir: string,
+  certificates: TestCertificates,
+): Promise<Started<PostgresServer>> {
+  const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+  const password = randomBytes(24).toString('base64url');
+  const logFile = join(runDir, `${fileSafe(image)}.log`);
+  let container: StartedPostgreSqlContainer;
+  try {
+    container = await new PostgreSqlContainer(image)
+      .withUsername(SUPERUSER)
+      .withPassword(password)
+      .withDatabase('postgres')
+      .withSSL(certificates.certFile, certificates.keyFile)
+      .withStartupTimeout(STARTUP_TIMEOUT_MS)
+      .withLogConsumer(writeTo(logFile))
+      .start();
+  } catch (error) {
+    throw new Error(
+      `starting container ${image} failed: ${errorMessage(error)}\n${await logTail(logFile)}`,
+    );
+  }
+  const stop = async () => {
+    await container.stop();
+  };
+  try {
+    const host = container.getHost();
+    const port = container.getPort();
+    const facts = await waitFor(
+      `PostgreSQL container ${image} on ${host}:${port}`,
+      () =>
+        probePostgres({ host, port, user: SUPERUSER, password, database: 'postgres', ssl: false }),
+      { timeoutMs: 30_000 },
+    );
+    const value: PostgresServer = {
+      name: `postgresql-${majorVersion(facts.version)}`,
+      version: facts.version,
+      host,
+      port,
+      superuser: SUPERUSER,
+      superuserPassword: password,
+      caFile: certificates.caFile,
+      tlsCapable: facts.ssl,
+    };
+    return { value, stop };
+  } catch (error) {
+    await stop();
+    throw new Error(`${errorMessage(error)}\n${await logTail(logFile)}`);
+  }
+}
+
+/** Starts moto's server image and resolves to its endpoint URL once it answers HTTP. */
+export async function startMotoContainer(runDir: string): Promise<Started<string>> {
+  const { GenericContainer, Wait } = await import('testcontainers');
+  const logFile = join(runDir, 'moto.log');
+  try {
+    const container = await new GenericContainer(MOTO_IMAGE)
+      .withExposedPorts(MOTO_CONTAINER_PORT)
+      .withWaitStrategy(Wait.forHttp('/moto-api/', MOTO_CONTAINER_PORT))
+      .withStartupTimeout(STARTUP_TIMEOUT_MS)
+      .withLogConsumer(writeTo(logFile))
+      .start();
+    const endpoint = `http://${urlHost(container.getHost())}:${container.getMappedPort(MOTO_CONTAINER_PORT)}`;
+    return {
+      value: endpoint,
+      stop: async () => {
+        await container.stop();
+      },
+    };
+  } catch (error) {
+    throw new Error(
+      `starting container ${MOTO_IMAGE} failed: ${errorMessage(error)}\n${await logTail(logFile)}`,
+    );
+  }
+}
+
+function writeTo(logFile: string): (stream: Readable) => void {
+  return (stream) => {
+    stream.pipe(createWriteStream(logFile, { flags: 'a' }));
+  };
+}
+
+function fileSafe(image: string): string {
+  return image.replace(/[^a-zA-Z0-9.-]+/g, '-');
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}

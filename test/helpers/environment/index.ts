@@ -1,0 +1,296 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createTestCertificates } from './certificates';
+import { errorMessage, reserveFreePorts } from './child-processes';
+import { detectContainerRuntime, startMotoContainer, startPostgresContainer } from './containers';
+import {
+  describeExternalPostgres,
+  externalPostgresUrls,
+  externalSecretsManagerEndpoint,
+} from './external';
+import { POSTGRES_IMAGES } from './images';
+import { startLocalMoto } from './local-moto';
+import {
+  buildMajorVersion,
+  findEmbeddedPostgres,
+  findSystemPostgres,
+  type PostgresBuild,
+  startLocalPostgres,
+} from './local-postgres';
+import { allowTraversal, resolveServerUser } from './server-user';
+import type { PostgresServer, Started, TestEnvironment } from './types';
+
+export type { PostgresServer, TestEnvironment } from './types';
+
+/** Carries the serialised {@link TestEnvironment} from jest's globalSetup to the test workers. */
+export const ENVIRONMENT_VARIABLE = 'ROTATION_TEST_ENV';
+/** Optional: `local` or `testcontainers` to force how servers are started (default: containers if Docker answers). */
+export const PROVIDER_VARIABLE = 'ROTATION_TEST_PROVIDER';
+/** Optional: set to keep the run directory (logs, certificates, data) after a successful stop. */
+export const KEEP_RUN_DIR_VARIABLE = 'ROTATION_TEST_KEEP_RUN_DIR';
+
+/**
+ * Starts the PostgreSQL servers and the Secrets Manager endpoint the integration suites run against.
+ *
+ * Each part comes from the first source that applies: `TEST_POSTGRES_URL` / `TEST_SECRETS_MANAGER_ENDPOINT`
+ * (external), then containers if testcontainers finds a Docker engine, then local processes
+ * (Debian's newest PostgreSQL, the embedded PostgreSQL 17 and `python3 -m moto.server`).
+ * Throws, after stopping whatever did start, if anything cannot be started: suites must fail, not skip.
+ *
+ * @returns the environment and a function that stops everything and removes the run directory.
+ */
+export async function startEnvironment(): Promise<{
+  env: TestEnvironment;
+  stop: () => Promise<void>;
+}> {
+  const runDir = await mkdtemp(join(tmpdir(), 'rotation-test-'));
+  await mkdir(join(runDir, 'captured-logs'));
+  const started = new StartedParts();
+  try {
+    const env = await startParts(runDir, started);
+    let stopping: Promise<void> | undefined;
+    const stop = () => {
+      stopping ??= stopAndClean(started, runDir);
+      return stopping;
+    };
+    return { env, stop };
+  } catch (error) {
+    const cleanup = await started.stopAll().then(
+      () => '',
+      (stopError: unknown) =>
+        `\nAlso, stopping what had started failed: ${errorMessage(stopError)}`,
+    );
+    throw new Error(
+      `Could not start the integration test environment: ${errorMessage(error)}${cleanup}\n(run directory kept: ${runDir})`,
+    );
+  }
+}
+
+/**
+ * The environment started by jest's globalSetup, read from `process.env.ROTATION_TEST_ENV`.
+ * @throws if the variable is absent or does not hold a test environment.
+ */
+export function readEnvironment(): TestEnvironment {
+  const raw = process.env[ENVIRONMENT_VARIABLE];
+  if (!raw) {
+    throw new Error(
+      `${ENVIRONMENT_VARIABLE} is not set: integration tests need the servers started by jest's globalSetup ` +
+        '(test/helpers/environment/global-setup.ts); run them with `npm run test:integration`',
+    );
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (error) {
+    throw new Error(`${ENVIRONMENT_VARIABLE} is not valid JSON: ${errorMessage(error)}`);
+  }
+  if (!isTestEnvironment(parsed)) {
+    // Not echoing the value: it holds superuser passwords.
+    throw new Error(
+      `${ENVIRONMENT_VARIABLE} does not describe a test environment (left over from another version?)`,
+    );
+  }
+  return parsed;
+}
+
+/** Stop functions of everything started so far, so a failure halfway can still clean up. */
+class StartedParts {
+  private readonly stops: Array<() => Promise<void>> = [];
+
+  /** Awaits a starting part and remembers how to stop it. */
+  async track<T>(starting: Promise<Started<T>>): Promise<T> {
+    const { value, stop } = await starting;
+    this.stops.push(stop);
+    return value;
+  }
+
+  /** Stops every part (in parallel), reporting all failures together. */
+  async stopAll(): Promise<void> {
+    const results = await Promise.allSettled(this.stops.splice(0).map((stop) => stop()));
+    throwIfRejected(results, 'stopping the test environment failed');
+  }
+}
+
+/** How servers are started when no external one is given. */
+interface Provider {
+  mode: 'testcontainers' | 'local';
+  startPostgres: (started: StartedParts) => Promise<PostgresServer[]>;
+  startSecretsManager: (started: StartedParts) => Promise<string>;
+}
+
+async function startParts(runDir: string, started: StartedParts): Promise<TestEnvironment> {
+  const postgresUrls = externalPostgresUrls();
+  const externalEndpoint = externalSecretsManagerEndpoint();
+  let providing: Promise<Provider> | undefined;
+  const provider = () => {
+    providing ??= chooseProvider(runDir);
+    return providing;
+  };
+  const [postgres, secretsManagerEndpoint] = await settleAll([
+    postgresUrls.length > 0
+      ? settleAll(postgresUrls.map(describeExternalPostgres))
+      : provider().then((p) => p.startPostgres(started)),
+    externalEndpoint ?? provider().then((p) => p.startSecretsManager(started)),
+  ]);
+  const mode = postgresUrls.length > 0 ? 'external' : (await provider()).mode;
+  return { postgres, secretsManagerEndpoint, runDir, mode };
+}
+
+async function chooseProvider(runDir: string): Promise<Provider> {
+  const requested = process.env[PROVIDER_VARIABLE] ?? '';
+  if (!['', 'local', 'testcontainers'].includes(requested)) {
+    throw new Error(`${PROVIDER_VARIABLE} must be "local" or "testcontainers", not "${requested}"`);
+  }
+  if (requested === 'local') {
+    return localProvider(runDir);
+  }
+  const runtime = await detectContainerRuntime();
+  if (runtime.available) {
+    return containerProvider(runDir, runtime.host);
+  }
+  if (requested === 'testcontainers') {
+    throw new Error(
+      `${PROVIDER_VARIABLE}=testcontainers, but no container runtime is usable: ${runtime.reason}`,
+    );
+  }
+  return localProvider(runDir);
+}
+
+function containerProvider(runDir: string, dockerHost: string): Provider {
+  return {
+    mode: 'testcontainers',
+    startPostgres: async (started) => {
+      const certificates = await createTestCertificates(runDir, [dockerHost]);
+      return settleAll(
+        POSTGRES_IMAGES.map((image) =>
+          started.track(startPostgresContainer(image, runDir, certificates)),
+        ),
+      );
+    },
+    startSecretsManager: (started) => started.track(startMotoContainer(runDir)),
+  };
+}
+
+function localProvider(runDir: string): Provider {
+  return {
+    mode: 'local',
+    startPostgres: (started) => startLocalPostgresServers(runDir, started),
+    startSecretsManager: async (started) => {
+      const [port] = await reserveFreePorts(1);
+      return started.track(startLocalMoto(runDir, requirePort(port)));
+    },
+  };
+}
+
+/** Debian's newest PostgreSQL and the embedded PostgreSQL 17, each in a fresh cluster. */
+async function startLocalPostgresServers(
+  runDir: string,
+  started: StartedParts,
+): Promise<PostgresServer[]> {
+  const builds = await Promise.all([findSystemPostgres(), findEmbeddedPostgres()]);
+  const runAs = await resolveServerUser();
+  if (runAs) {
+    await allowTraversal(runDir);
+  }
+  const majors = await Promise.all(builds.map((build) => buildMajorVersion(build, runAs)));
+  const names = serverNames(builds, majors);
+  const [certificates, ports] = await Promise.all([
+    createTestCertificates(runDir),
+    reserveFreePorts(builds.length),
+  ]);
+  return settleAll(
+    builds.map((build, index) =>
+      started.track(
+        startLocalPostgres({
+          name: names[index] ?? `postgresql-${build.origin}`,
+          build,
+          runDir,
+          port: requirePort(ports[index]),
+          certificates,
+          runAs,
+        }),
+      ),
+    ),
+  );
+}
+
+/** `postgresql-<major>`, with the build's origin appended when two builds share a major version. */
+function serverNames(builds: readonly PostgresBuild[], majors: readonly number[]): string[] {
+  return builds.map((build, index) => {
+    const major = majors[index];
+    const shared = majors.filter((other) => other === major).length > 1;
+    return shared ? `postgresql-${major}-${build.origin}` : `postgresql-${major}`;
+  });
+}
+
+function requirePort(port: number | undefined): number {
+  if (port === undefined) {
+    throw new Error('ran out of reserved TCP ports');
+  }
+  return port;
+}
+
+async function stopAndClean(started: StartedParts, runDir: string): Promise<void> {
+  await started.stopAll();
+  if (!process.env[KEEP_RUN_DIR_VARIABLE]) {
+    await rm(runDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Like `Promise.all`, but waits for every promise before failing, so nothing is still starting
+ * (and so cannot be stopped) when the error reaches the caller.
+ */
+async function settleAll<T extends readonly unknown[] | []>(
+  values: T,
+): Promise<{ -readonly [P in keyof T]: Awaited<T[P]> }> {
+  throwIfRejected(await Promise.allSettled(values), 'starting failed');
+  return Promise.all(values);
+}
+
+function throwIfRejected(results: readonly PromiseSettledResult<unknown>[], summary: string): void {
+  const rejections: unknown[] = results.flatMap((result) =>
+    result.status === 'rejected' ? [result.reason] : [],
+  );
+  // Parts that share a failed step (such as choosing the provider) reject with the same error.
+  const errors = [...new Set(rejections)];
+  if (errors.length === 1) {
+    throw errors[0];
+  }
+  if (errors.length > 1) {
+    throw new AggregateError(
+      errors,
+      `${summary}:\n${errors.map((error) => `- ${errorMessage(error)}`).join('\n')}`,
+    );
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+function isPostgresServer(value: unknown): value is PostgresServer {
+  return (
+    isRecord(value) &&
+    typeof value.name === 'string' &&
+    typeof value.version === 'string' &&
+    typeof value.host === 'string' &&
+    typeof value.port === 'number' &&
+    typeof value.superuser === 'string' &&
+    typeof value.superuserPassword === 'string' &&
+    (value.caFile === undefined || typeof value.caFile === 'string') &&
+    typeof value.tlsCapable === 'boolean'
+  );
+}
+
+function isTestEnvironment(value: unknown): value is TestEnvironment {
+  return (
+    isRecord(value) &&
+    Array.isArray(value.postgres) &&
+    value.postgres.every(isPostgresServer) &&
+    typeof value.secretsManagerEndpoint === 'string' &&
+    typeof value.runDir === 'string' &&
+    (value.mode === 'testcontainers' || value.mode === 'local' || value.mode === 'external')
+  );
+}

@@ -1,0 +1,80 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  describeExit,
+  errorMessage,
+  logTail,
+  spawnLogged,
+  terminate,
+  type WatchedProcess,
+  waitFor,
+} from './child-processes';
+import type { Started } from './types';
+
+const PYTHON = 'python3';
+const START_TIMEOUT_MS = 30_000;
+const STOP_TIMEOUT_MS = 5_000;
+const INSTALL_HINT = "pip install 'moto[server]'";
+
+/**
+ * Starts moto's Secrets Manager-compatible server (`python3 -m moto.server`) on 127.0.0.1:`port`
+ * and waits until it answers HTTP. Output goes to `runDir/moto.log`.
+ * Resolves to the endpoint URL.
+ */
+export async function startLocalMoto(runDir: string, port: number): Promise<Started<string>> {
+  const logFile = join(runDir, 'moto.log');
+  const endpoint = `http://127.0.0.1:${port}`;
+  let server: WatchedProcess;
+  try {
+    server = await spawnLogged(
+      PYTHON,
+      ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)],
+      logFile,
+      {
+        cwd: runDir,
+        // Unbuffered, so the log tail in error messages is complete.
+        env: { ...process.env, PYTHONUNBUFFERED: '1' },
+        // Own process group, so stop() also reaches anything a python wrapper or shim spawned.
+        detached: true,
+      },
+    );
+  } catch (error) {
+    throw new Error(
+      `cannot start moto: ${PYTHON} not found (${errorMessage(error)}); install Python 3 and ${INSTALL_HINT}`,
+    );
+  }
+  const stop = () => terminate(server, 'SIGTERM', { graceMs: STOP_TIMEOUT_MS, group: true });
+  try {
+    await waitFor(`moto server on ${endpoint}`, () => answersHttp(`${endpoint}/moto-api/`), {
+      timeoutMs: START_TIMEOUT_MS,
+      failFast: async () => {
+        const status = server.exitStatus();
+        return (
+          status &&
+          new Error(
+            `moto server ${describeExit(status)} during startup${await installHint(logFile)}`,
+          )
+        );
+      },
+    });
+    return { value: endpoint, stop };
+  } catch (error) {
+    await stop();
+    throw new Error(`${errorMessage(error)}\n${await logTail(logFile)}`);
+  }
+}
+
+async function answersHttp(url: string): Promise<void> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+  await response.arrayBuffer();
+  if (!response.ok) {
+    throw new Error(`GET ${url} returned HTTP ${response.status}`);
+  }
+}
+
+async function installHint(logFile: string): Promise<string> {
+  const log = await readFile(logFile, 'utf8').catch(() => '');
+  return /No module named|ModuleNotFoundError|ImportError/.test(log)
+    ? ` (moto or its server extras are missing: ${INSTALL_HINT})`
+    : '';
+}
