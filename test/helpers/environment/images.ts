@@ -5,7 +5,7 @@
 export const POSTGRES_IMAGES = ['postgres:15', 'postgres:17'] as const;
 
 /** Moto's server image; it listens on {@link MOTO_CONTAINER_PORT}. */
-export const MOTO_IMAGE = 'motoserver/moto:5.1';
+export const MOTO_IMAGE = 'motoserver/moto:5.2.1';
 
 /** Port moto's server image listens on inside the container. */
 export const MOTO_CONTAINER_PORT = 5000;
