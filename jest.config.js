@@ -2,6 +2,7 @@
 const transform = { '^.+\\.ts$': ['@swc/jest'] };
 
 module.exports = {
+  reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
   projects: [
     {
       displayName: 'unit',
