@@ -553,3 +553,106 @@ describe('logs', () => {
     expect(run.output).not.toContain(pending);
   });
 });
+
+describe('edge cases', () => {
+  it('ignores a malformed AWSPREVIOUS and still reports which versions it tried', async () => {
+    const arn = userSecret();
+    await rotate(singleUser, arn, 'aaaaaaaa-0000-0000-0000-000000000001');
+    const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+    sm.mock
+      .on(GetSecretValueCommand, { VersionStage: 'AWSPREVIOUS' })
+      .resolves({ SecretString: 'not json' });
+    db.users.set('app', 'changed-outside-rotation');
+    sm.startRotation(arn, TOKEN);
+    await step(singleUser, 'createSecret', arn);
+    await expect(step(singleUser, 'setSecret', arn)).rejects.toMatchObject({
+      name: 'NoWorkingCredentialsError',
+      message: expect.stringContaining('tried AWSPENDING, AWSCURRENT)'),
+    });
+  });
+
+  it('refuses a binary secret, naming it', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+    sm.mock.on(GetSecretValueCommand).resolves({ SecretBinary: new Uint8Array([1, 2, 3]) });
+    await expect(step(singleUser, 'createSecret', arn)).rejects.toMatchObject({
+      name: 'SecretValueError',
+      message: expect.stringContaining('binary'),
+    });
+  });
+
+  it('turns an unreadable master secret into a MasterSecretError naming it', async () => {
+    db.users.set('admin', 'master-password-1');
+    const master = sm.create('master', {
+      engine: 'fake',
+      host: 'db.example',
+      username: 'admin',
+      password: 'master-password-1',
+    });
+    const arn = userSecret({ masterarn: master });
+    sm.startRotation(arn, TOKEN);
+    await step(alternatingUsers, 'createSecret', arn);
+    const { GetSecretValueCommand } = await import('@aws-sdk/client-secrets-manager');
+    const denied = Object.assign(new Error('User is not authorized'), {
+      name: 'AccessDeniedException',
+    });
+    sm.mock.on(GetSecretValueCommand, { SecretId: master }).rejects(denied);
+    await expect(step(alternatingUsers, 'setSecret', arn)).rejects.toMatchObject({
+      name: 'MasterSecretError',
+      message: expect.stringMatching(/Cannot read the master secret .*AccessDeniedException/),
+    });
+  });
+
+  it('refuses a pending version for another host', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    const { PutSecretValueCommand, SecretsManagerClient } = await import(
+      '@aws-sdk/client-secrets-manager'
+    );
+    await new SecretsManagerClient({}).send(
+      new PutSecretValueCommand({
+        SecretId: arn,
+        ClientRequestToken: TOKEN,
+        SecretString: JSON.stringify({
+          engine: 'fake',
+          host: 'evil.example',
+          username: 'app',
+          password: 'x-new-password',
+        }),
+        VersionStages: ['AWSPENDING'],
+      }),
+    );
+    await expect(step(singleUser, 'setSecret', arn)).rejects.toMatchObject({
+      name: 'CredentialsMismatchError',
+      message: expect.stringContaining('evil.example'),
+    });
+  });
+
+  it('does nothing in alternating setSecret when the pending user already logs in', async () => {
+    db.users.set('admin', 'master-password-1');
+    const master = sm.create('master', {
+      engine: 'fake',
+      host: 'db.example',
+      username: 'admin',
+      password: 'master-password-1',
+    });
+    const arn = userSecret({ masterarn: master });
+    sm.startRotation(arn, TOKEN);
+    await step(alternatingUsers, 'createSecret', arn);
+    await step(alternatingUsers, 'setSecret', arn);
+    db.users.set('admin', 'master-changed'); // the master is not needed again
+    expect(await step(alternatingUsers, 'setSecret', arn)).toContain('pending-already-logs-in');
+  });
+
+  it('refuses an event whose fields are too long', async () => {
+    const handler = createRotationHandler({ engine: db.engine, strategy: singleUser });
+    const run = await captureOutput(() =>
+      handler({ Step: 'createSecret', SecretId: 'x', ClientRequestToken: 't'.repeat(65) }),
+    );
+    expect(run.error).toMatchObject({
+      name: 'InvalidEventError',
+      message: expect.stringContaining('ClientRequestToken'),
+    });
+  });
+});
