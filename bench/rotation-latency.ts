@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { escapeIdentifier as id, escapeLiteral as lit } from 'pg';
 import { startEnvironment } from '../test/helpers/environment';
-import { runAs, superuser, uniqueName } from '../test/helpers/postgres-client';
+import { createMasterAndBase, runAs, superuser, uniqueName } from '../test/helpers/postgres-client';
 import { loadBundle, RotationService } from '../test/helpers/rotation-service';
 
 const ROTATIONS = Number(process.env.BENCH_ROTATIONS ?? 50);
@@ -34,26 +34,26 @@ async function main(): Promise<void> {
     );
     for (const server of env.postgres) {
       if (server.caFile) process.env.NODE_EXTRA_CA_CERTS = server.caFile;
-      const admin = superuser(server);
-      const master = { username: uniqueName('bench_master'), password: 'Bench-master-1' };
+      const { master, base: alternating } = await createMasterAndBase(server, { prefix: 'bench_' });
       const user = { username: uniqueName('bench_app'), password: 'Bench-app-1' };
-      const alternating = { username: uniqueName('bench_alt'), password: 'Bench-alt-1' };
-      const major = Number(server.version.split('.')[0]);
       await runAs(
         server,
-        admin,
-        `CREATE ROLE ${id(master.username)} LOGIN CREATEROLE PASSWORD ${lit(master.password)}`,
+        superuser(server),
         `CREATE ROLE ${id(user.username)} LOGIN PASSWORD ${lit(user.password)}`,
-        `CREATE ROLE ${id(alternating.username)} LOGIN PASSWORD ${lit(alternating.password)}`,
-        ...(major >= 16
-          ? [`GRANT ${id(alternating.username)} TO ${id(master.username)} WITH ADMIN OPTION`]
-          : []),
       );
-      const base = { engine: 'postgres', host: server.host, port: server.port, dbname: 'postgres' };
-      const masterArn = await service.createSecret(uniqueName('bench'), { ...base, ...master });
+      const connection = {
+        engine: 'postgres',
+        host: server.host,
+        port: server.port,
+        dbname: 'postgres',
+      };
+      const masterArn = await service.createSecret(uniqueName('bench'), {
+        ...connection,
+        ...master,
+      });
       for (const [fn, value] of [
-        ['postgresql-single-user', { ...base, ...user }],
-        ['postgresql-alternating-users', { ...base, ...alternating, masterarn: masterArn }],
+        ['postgresql-single-user', { ...connection, ...user }],
+        ['postgresql-alternating-users', { ...connection, ...alternating, masterarn: masterArn }],
       ] as const) {
         const handler = loadBundle(fn);
         const arn = await service.createSecret(uniqueName('bench'), value);

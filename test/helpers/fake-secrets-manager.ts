@@ -77,28 +77,46 @@ export class FakeSecretsManager {
     this.mock
       .on(UpdateSecretVersionStageCommand)
       .callsFake(({ SecretId, VersionStage, MoveToVersionId, RemoveFromVersionId }) => {
-        const secret = this.get(SecretId);
-        const stage = VersionStage as string;
-        if (RemoveFromVersionId) {
-          const from = secret.versions.get(RemoveFromVersionId);
-          if (!from?.stages.includes(stage))
-            throw new Error(`InvalidParameterException: ${stage} not on ${RemoveFromVersionId}`);
-          from.stages = from.stages.filter((s) => s !== stage);
-        }
-        if (MoveToVersionId) {
-          const to = secret.versions.get(MoveToVersionId);
-          if (!to) throw new Error('InvalidParameterException: no such version');
-          to.stages.push(stage);
-          if (stage === 'AWSCURRENT') {
-            if (RemoveFromVersionId) {
-              this.detach(secret, 'AWSPREVIOUS');
-              secret.versions.get(RemoveFromVersionId)?.stages.push('AWSPREVIOUS');
-            }
-            to.stages = to.stages.filter((s) => s !== 'AWSPREVIOUS');
-          }
-        }
-        return { ARN: secret.arn };
+        this.updateStage(SecretId, VersionStage as string, {
+          moveTo: MoveToVersionId,
+          removeFrom: RemoveFromVersionId,
+        });
+        return { ARN: this.get(SecretId).arn };
       });
+  }
+
+  /** UpdateSecretVersionStage: moving AWSCURRENT labels the version it leaves AWSPREVIOUS. */
+  public updateStage(
+    secretId: string | undefined,
+    stage: string,
+    move: { moveTo?: string; removeFrom?: string },
+  ): void {
+    const secret = this.get(secretId);
+    if (move.removeFrom) {
+      const from = secret.versions.get(move.removeFrom);
+      if (!from?.stages.includes(stage))
+        throw new Error(`InvalidParameterException: ${stage} not on ${move.removeFrom}`);
+      from.stages = from.stages.filter((s) => s !== stage);
+    }
+    if (move.moveTo) {
+      const to = secret.versions.get(move.moveTo);
+      if (!to) throw new Error('InvalidParameterException: no such version');
+      to.stages.push(stage);
+      if (stage === 'AWSCURRENT') {
+        if (move.removeFrom) {
+          this.detach(secret, 'AWSPREVIOUS');
+          secret.versions.get(move.removeFrom)?.stages.push('AWSPREVIOUS');
+        }
+        to.stages = to.stages.filter((s) => s !== 'AWSPREVIOUS');
+      }
+    }
+  }
+
+  /** A pending value stored by someone other than createSecret (hand-made or tampered). */
+  public putPending(secretId: string, token: string, value: unknown): void {
+    const secret = this.get(secretId);
+    this.detach(secret, 'AWSPENDING');
+    secret.versions.set(token, { value: JSON.stringify(value), stages: ['AWSPENDING'] });
   }
 
   /** Creates a secret whose AWSCURRENT holds `value`; returns its ARN. */

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Client, DatabaseError } from 'pg';
+import { Client, DatabaseError, escapeIdentifier, escapeLiteral } from 'pg';
 import type { PostgresServer } from './environment';
 
 export interface Login {
@@ -79,4 +79,31 @@ export async function failureCode(
 /** A name no other test uses. */
 export function uniqueName(prefix: string): string {
   return `${prefix}_${Math.random().toString(36).slice(2, 8)}`;
+}
+
+/**
+ * A master with CREATEROLE (not superuser) and a base user, created by the superuser. On
+ * PostgreSQL 16 and later CREATEROLE alone no longer lets the master manage a role someone else
+ * created, so it is given ADMIN OPTION on the base user unless `adminOption` is false.
+ */
+export async function createMasterAndBase(
+  server: PostgresServer,
+  options: { adminOption?: boolean; prefix?: string } = {},
+): Promise<{ master: Login; base: Login & { username: string }; major: number }> {
+  const prefix = options.prefix ?? '';
+  const master = { username: uniqueName(`${prefix}rotator`), password: 'Master-password-1' };
+  const base = { username: uniqueName(`${prefix}app`), password: 'Base-password-1' };
+  const major = Number(server.version.split('.')[0]);
+  await runAs(
+    server,
+    superuser(server),
+    `CREATE ROLE ${escapeIdentifier(master.username)} LOGIN CREATEROLE PASSWORD ${escapeLiteral(master.password)}`,
+    `CREATE ROLE ${escapeIdentifier(base.username)} LOGIN PASSWORD ${escapeLiteral(base.password)}`,
+    ...(major >= 16 && options.adminOption !== false
+      ? [
+          `GRANT ${escapeIdentifier(base.username)} TO ${escapeIdentifier(master.username)} WITH ADMIN OPTION`,
+        ]
+      : []),
+  );
+  return { master, base, major };
 }

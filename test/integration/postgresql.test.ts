@@ -1,7 +1,14 @@
 import { join } from 'node:path';
 import { escapeIdentifier as id, escapeLiteral as lit } from 'pg';
 import { type PostgresServer, readEnvironment } from '../helpers/environment';
-import { canLogIn, failureCode, runAs, superuser, uniqueName } from '../helpers/postgres-client';
+import {
+  canLogIn,
+  createMasterAndBase,
+  failureCode,
+  runAs,
+  superuser,
+  uniqueName,
+} from '../helpers/postgres-client';
 import { loadBundle, RotationService } from '../helpers/rotation-service';
 
 const env = readEnvironment();
@@ -177,18 +184,10 @@ describe.each(env.postgres.map((s) => [s.name, s] as const))('%s', (_name, serve
   describe('alternating-users', () => {
     /** A master with CREATEROLE but not superuser, and a base user it may manage. */
     async function setUp(options: { adminOption?: boolean } = {}) {
-      const master = { username: uniqueName('rotator'), password: 'Master-password-1' };
-      const base = { username: uniqueName('app'), password: 'Base-password-1' };
-      const major = Number(server.version.split('.')[0]);
+      const { master, base, major } = await createMasterAndBase(server, options);
       await runAs(
         server,
         admin,
-        `CREATE ROLE ${id(master.username)} LOGIN CREATEROLE PASSWORD ${lit(master.password)}`,
-        `CREATE ROLE ${id(base.username)} LOGIN PASSWORD ${lit(base.password)}`,
-        // PostgreSQL 16 made CREATEROLE alone insufficient to manage a role someone else created.
-        ...(major >= 16 && options.adminOption !== false
-          ? [`GRANT ${id(base.username)} TO ${id(master.username)} WITH ADMIN OPTION`]
-          : []),
         `CREATE TABLE ${id(`${base.username}_granted`)} (v int)`,
         `INSERT INTO ${id(`${base.username}_granted`)} VALUES (42)`,
         `GRANT SELECT ON ${id(`${base.username}_granted`)} TO ${id(base.username)}`,

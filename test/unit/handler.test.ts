@@ -39,6 +39,17 @@ function userSecret(extra: Record<string, unknown> = {}) {
   });
 }
 
+/** A master secret whose user exists in the fake database. */
+function masterSecret(host = 'db.example'): string {
+  db.users.set('admin', 'master-password-1');
+  return sm.create('master', {
+    engine: 'fake',
+    host,
+    username: 'admin',
+    password: 'master-password-1',
+  });
+}
+
 async function step(
   strategy: typeof singleUser,
   Step: string,
@@ -94,16 +105,7 @@ describe('stage checks before every step', () => {
     const arn = userSecret();
     sm.startRotation(arn, TOKEN);
     // Take the AWSPENDING label off the token's version, as a cancelled rotation would.
-    const { UpdateSecretVersionStageCommand, SecretsManagerClient } = await import(
-      '@aws-sdk/client-secrets-manager'
-    );
-    await new SecretsManagerClient({}).send(
-      new UpdateSecretVersionStageCommand({
-        SecretId: arn,
-        VersionStage: 'AWSPENDING',
-        RemoveFromVersionId: TOKEN,
-      }),
-    );
+    sm.updateStage(arn, 'AWSPENDING', { removeFrom: TOKEN });
     await expect(step(singleUser, 'setSecret', arn)).rejects.toMatchObject({
       name: 'VersionNotPendingError',
     });
@@ -277,22 +279,12 @@ describe('single-user setSecret', () => {
   it('refuses a pending version that names another user', async () => {
     const arn = userSecret();
     sm.startRotation(arn, TOKEN);
-    const { PutSecretValueCommand, SecretsManagerClient } = await import(
-      '@aws-sdk/client-secrets-manager'
-    );
-    await new SecretsManagerClient({}).send(
-      new PutSecretValueCommand({
-        SecretId: arn,
-        ClientRequestToken: TOKEN,
-        SecretString: JSON.stringify({
-          engine: 'fake',
-          host: 'db.example',
-          username: 'admin',
-          password: 'x-new-password',
-        }),
-        VersionStages: ['AWSPENDING'],
-      }),
-    );
+    sm.putPending(arn, TOKEN, {
+      engine: 'fake',
+      host: 'db.example',
+      username: 'admin',
+      password: 'x-new-password',
+    });
     await expect(step(singleUser, 'setSecret', arn)).rejects.toMatchObject({
       name: 'CredentialsMismatchError',
     });
@@ -357,17 +349,7 @@ describe('finishSecret', () => {
     const arn = userSecret();
     sm.startRotation(arn, TOKEN);
     for (const s of ['createSecret', 'setSecret', 'testSecret']) await step(singleUser, s, arn);
-    const { UpdateSecretVersionStageCommand, SecretsManagerClient } = await import(
-      '@aws-sdk/client-secrets-manager'
-    );
-    await new SecretsManagerClient({}).send(
-      new UpdateSecretVersionStageCommand({
-        SecretId: arn,
-        VersionStage: 'AWSCURRENT',
-        MoveToVersionId: TOKEN,
-        RemoveFromVersionId: 'initial-app',
-      }),
-    );
+    sm.updateStage(arn, 'AWSCURRENT', { moveTo: TOKEN, removeFrom: 'initial-app' });
     expect(sm.stages(arn)[TOKEN]).toEqual(['AWSPENDING', 'AWSCURRENT']);
     await step(singleUser, 'finishSecret', arn);
     expect(sm.stages(arn)[TOKEN]).toEqual(['AWSCURRENT']);
@@ -387,13 +369,7 @@ describe('finishSecret', () => {
 
 describe('alternating-users', () => {
   function secrets(extra: Record<string, unknown> = {}) {
-    db.users.set('admin', 'master-password-1');
-    const master = sm.create('master', {
-      engine: 'fake',
-      host: 'db.example',
-      username: 'admin',
-      password: 'master-password-1',
-    });
+    const master = masterSecret();
     return { master, arn: userSecret({ masterarn: master, ...extra }) };
   }
 
@@ -447,13 +423,7 @@ describe('alternating-users', () => {
   });
 
   it('refuses a master secret for another host', async () => {
-    db.users.set('admin', 'master-password-1');
-    const master = sm.create('master', {
-      engine: 'fake',
-      host: 'other.example',
-      username: 'admin',
-      password: 'master-password-1',
-    });
+    const master = masterSecret('other.example');
     const arn = userSecret({ masterarn: master });
     sm.startRotation(arn, TOKEN);
     await step(alternatingUsers, 'createSecret', arn);
@@ -583,13 +553,7 @@ describe('edge cases', () => {
   });
 
   it('turns an unreadable master secret into a MasterSecretError naming it', async () => {
-    db.users.set('admin', 'master-password-1');
-    const master = sm.create('master', {
-      engine: 'fake',
-      host: 'db.example',
-      username: 'admin',
-      password: 'master-password-1',
-    });
+    const master = masterSecret();
     const arn = userSecret({ masterarn: master });
     sm.startRotation(arn, TOKEN);
     await step(alternatingUsers, 'createSecret', arn);
@@ -607,22 +571,12 @@ describe('edge cases', () => {
   it('refuses a pending version for another host', async () => {
     const arn = userSecret();
     sm.startRotation(arn, TOKEN);
-    const { PutSecretValueCommand, SecretsManagerClient } = await import(
-      '@aws-sdk/client-secrets-manager'
-    );
-    await new SecretsManagerClient({}).send(
-      new PutSecretValueCommand({
-        SecretId: arn,
-        ClientRequestToken: TOKEN,
-        SecretString: JSON.stringify({
-          engine: 'fake',
-          host: 'evil.example',
-          username: 'app',
-          password: 'x-new-password',
-        }),
-        VersionStages: ['AWSPENDING'],
-      }),
-    );
+    sm.putPending(arn, TOKEN, {
+      engine: 'fake',
+      host: 'evil.example',
+      username: 'app',
+      password: 'x-new-password',
+    });
     await expect(step(singleUser, 'setSecret', arn)).rejects.toMatchObject({
       name: 'CredentialsMismatchError',
       message: expect.stringContaining('evil.example'),
@@ -630,13 +584,7 @@ describe('edge cases', () => {
   });
 
   it('does nothing in alternating setSecret when the pending user already logs in', async () => {
-    db.users.set('admin', 'master-password-1');
-    const master = sm.create('master', {
-      engine: 'fake',
-      host: 'db.example',
-      username: 'admin',
-      password: 'master-password-1',
-    });
+    const master = masterSecret();
     const arn = userSecret({ masterarn: master });
     sm.startRotation(arn, TOKEN);
     await step(alternatingUsers, 'createSecret', arn);
