@@ -43,6 +43,12 @@ export interface DatabaseSession {
   close(): Promise<void>;
 }
 
+export interface UsernameLimit {
+  max: number;
+  /** PostgreSQL counts bytes (NAMEDATALEN), MySQL and MariaDB characters. */
+  unit: 'bytes' | 'characters';
+}
+
 /** One engine: static facts about its secrets, and a way to log in. */
 export interface DatabaseEngine {
   /** For logs: `postgresql`, `mysql`, … */
@@ -54,8 +60,11 @@ export interface DatabaseEngine {
   readonly defaultDatabase: string | undefined;
   /** `EXCLUDE_CHARACTERS` when unset, as in AWS's template for this engine. */
   readonly defaultExcludeCharacters: string;
-  /** The longest username the server accepts, in UTF-8 bytes. */
-  readonly maxUsernameBytes: number;
+  /**
+   * The longest username the engine accepts, checked in createSecret before anything is written.
+   * An adapter whose limit depends on the server version checks the server's own limit again.
+   */
+  readonly usernameLimit: UsernameLimit;
   /**
    * Logs in. Throws CredentialsRejectedError when the server says the credentials are wrong,
    * DatabaseUnreachableError (with `tlsFailure` set when TLS could not be set up or verified)

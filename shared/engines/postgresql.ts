@@ -25,7 +25,7 @@ export const postgresql: DatabaseEngine = {
   // AWS's default; the colon is excluded for .pgpass files.
   defaultExcludeCharacters: ':/@"\'\\',
   // NAMEDATALEN - 1.
-  maxUsernameBytes: 63,
+  usernameLimit: { max: 63, unit: 'bytes' },
   connect: connectPostgres,
 };
 

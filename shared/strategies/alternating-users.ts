@@ -1,3 +1,4 @@
+import type { UsernameLimit } from '../engines/engine';
 import {
   MasterSecretError,
   NoWorkingCredentialsError,
@@ -5,7 +6,7 @@ import {
   UsernameTooLongError,
 } from '../errors';
 import { checkPendingTarget, requirePending, sameServer } from './pending';
-import { tryLogin, withSession } from './sessions';
+import { plainTextHint, tryLogin, withSession } from './sessions';
 import type { RotationStrategy } from './strategy';
 import { testPendingSecret } from './test-secret';
 
@@ -17,8 +18,8 @@ export function baseUsername(username: string): string {
   return username.endsWith(CLONE_SUFFIX) ? username.slice(0, -CLONE_SUFFIX.length) : username;
 }
 
-/** `name` ↔ `name_clone`. Throws when the result would be empty or longer than `maxBytes`. */
-export function alternateUsername(username: string, maxBytes: number): string {
+/** `name` ↔ `name_clone`. Throws when the result would be empty or longer than the limit. */
+export function alternateUsername(username: string, limit: UsernameLimit): string {
   const base = baseUsername(username);
   if (base.length === 0) {
     throw new UsernameTooLongError(
@@ -27,10 +28,10 @@ export function alternateUsername(username: string, maxBytes: number): string {
   }
   if (username !== base) return base;
   const clone = `${base}${CLONE_SUFFIX}`;
-  const bytes = Buffer.byteLength(clone, 'utf8');
-  if (bytes > maxBytes) {
+  const length = limit.unit === 'bytes' ? Buffer.byteLength(clone, 'utf8') : [...clone].length;
+  if (length > limit.max) {
     throw new UsernameTooLongError(
-      `The alternate username "${clone}" is ${bytes} bytes, longer than the database's ${maxBytes}-byte limit: shorten username "${base}" to ${maxBytes - CLONE_SUFFIX.length} bytes or less`,
+      `The alternate username "${clone}" is ${length} ${limit.unit}, longer than the database's ${limit.max}-${limit.unit === 'bytes' ? 'byte' : 'character'} limit: shorten username "${base}" to ${limit.max - CLONE_SUFFIX.length} ${limit.unit} or less`,
     );
   }
   return clone;
@@ -50,7 +51,7 @@ export const alternatingUsers: RotationStrategy = {
         `Secret ${secretId} (AWSCURRENT) has no "masterarn" key: alternating-users needs the ARN of the master secret that creates and alters "${baseUsername(current.username)}${CLONE_SUFFIX}"`,
       );
     }
-    return alternateUsername(current.username, engine.maxUsernameBytes);
+    return alternateUsername(current.username, engine.usernameLimit);
   },
 
   async setSecret({ engine, config, versions }) {
@@ -60,7 +61,7 @@ export const alternatingUsers: RotationStrategy = {
       versions,
       pending,
       current,
-      alternateUsername(current.username, engine.maxUsernameBytes),
+      alternateUsername(current.username, engine.usernameLimit),
     );
 
     const retried = await tryLogin(engine, pending, config);
@@ -74,7 +75,7 @@ export const alternatingUsers: RotationStrategy = {
     const proof = await tryLogin(engine, current, config);
     if (!proof) {
       throw new NoWorkingCredentialsError(
-        `The AWSCURRENT credentials of secret ${versions.secretId} (user "${current.username}") do not log in. Alternating users requires them as proof before the master acts: fix the password of "${current.username}" or the secret, then rotate again.`,
+        `The AWSCURRENT credentials of secret ${versions.secretId} (user "${current.username}") do not log in. Alternating users requires them as proof before the master acts: fix the password of "${current.username}" or the secret, then rotate again.${plainTextHint(current, config)}`,
       );
     }
     await withSession(proof, (s) => s.ping());

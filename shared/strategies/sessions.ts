@@ -71,3 +71,13 @@ export async function withSession<T>(
     await session.close();
   }
 }
+
+/**
+ * Added to "no credentials work" errors when the logins were in plain text: MariaDB rejects a
+ * plain-text login under require_secure_transport=ON exactly as it rejects a wrong password.
+ */
+export function plainTextHint(secret: DatabaseSecret, config: RotationConfig): string {
+  return planTls(secret.ssl, config.tlsMode).tls === 'disable'
+    ? ' These logins were made without TLS ("ssl": false or TLS_MODE=disable); a server that requires TLS (MariaDB with require_secure_transport=ON) rejects them as if the password were wrong.'
+    : '';
+}

@@ -1,6 +1,6 @@
 import { NoWorkingCredentialsError } from '../errors';
 import { checkPendingTarget, requirePending } from './pending';
-import { tryLogin, withSession } from './sessions';
+import { plainTextHint, tryLogin, withSession } from './sessions';
 import type { RotationStrategy } from './strategy';
 import { testPendingSecret } from './test-secret';
 
@@ -34,7 +34,8 @@ export const singleUser: RotationStrategy = {
     if (!session) {
       throw new NoWorkingCredentialsError(
         `None of the versions of secret ${versions.secretId} logs in as "${current.username}" (tried ${tried.join(', ')}), so its password cannot be changed. ` +
-          'The password was changed outside rotation: put the working password in the secret (PutSecretValue to AWSCURRENT) or set the database password to the AWSCURRENT value, then rotate again.',
+          'The password was changed outside rotation: put the working password in the secret (PutSecretValue to AWSCURRENT) or set the database password to the AWSCURRENT value, then rotate again.' +
+          plainTextHint(current, config),
       );
     }
     await withSession(session, (s) => s.changeOwnPassword(pending.password));

@@ -29,7 +29,7 @@ export class FakeDatabase {
     defaultPort: 1234,
     defaultDatabase: 'main',
     defaultExcludeCharacters: '/@"\'\\',
-    maxUsernameBytes: 20,
+    usernameLimit: { max: 20, unit: 'bytes' },
     connect: async (settings) => this.connect(settings),
   };
 

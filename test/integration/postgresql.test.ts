@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { escapeIdentifier as id, escapeLiteral as lit } from 'pg';
 import { type PostgresServer, readEnvironment } from '../helpers/environment';
+import { setHandlerEnvironment } from '../helpers/handler-env';
 import {
   canLogIn,
   createMasterAndBase,
@@ -19,25 +20,9 @@ const service = new RotationService(
 const singleUser = loadBundle('postgresql-single-user');
 const alternatingUsers = loadBundle('postgresql-alternating-users');
 
-const HANDLER_ENV = {
-  SECRETS_MANAGER_ENDPOINT: env.secretsManagerEndpoint,
-  AWS_REGION: 'us-east-1',
-  AWS_ACCESS_KEY_ID: 'test',
-  AWS_SECRET_ACCESS_KEY: 'test',
-  POWERTOOLS_LOG_LEVEL: 'DEBUG',
-};
 const saved = { ...process.env };
-
-function handlerEnv(server: PostgresServer, extra: Record<string, string> = {}): void {
-  for (const key of ['EXCLUDE_CHARACTERS', 'TLS_MODE', 'NODE_EXTRA_CA_CERTS', 'PASSWORD_LENGTH'])
-    delete process.env[key];
-  Object.assign(
-    process.env,
-    HANDLER_ENV,
-    server.caFile ? { NODE_EXTRA_CA_CERTS: server.caFile } : {},
-    extra,
-  );
-}
+const handlerEnv = (server: PostgresServer, extra: Record<string, string> = {}) =>
+  setHandlerEnvironment(env, server.caFile, extra);
 
 afterAll(() => {
   process.env = saved;

@@ -3,21 +3,29 @@ import { planTls, tlsOptions, trustedCertificates } from '../../shared/engines/t
 import { redactError } from '../../shared/errors';
 import { alternateUsername, baseUsername } from '../../shared/strategies/alternating-users';
 
+const PG = { max: 63, unit: 'bytes' } as const;
+const MYSQL = { max: 32, unit: 'characters' } as const;
+
 describe('alternateUsername', () => {
   it('appends and strips the clone suffix', () => {
-    expect(alternateUsername('app', 63)).toBe('app_clone');
-    expect(alternateUsername('app_clone', 63)).toBe('app');
+    expect(alternateUsername('app', PG)).toBe('app_clone');
+    expect(alternateUsername('app_clone', PG)).toBe('app');
     expect(baseUsername('app_clone')).toBe('app');
-    expect(alternateUsername('Ünïcødé "x"', 63)).toBe('Ünïcødé "x"_clone');
+    expect(alternateUsername('Ünïcødé "x"', PG)).toBe('Ünïcødé "x"_clone');
   });
 
   it('counts the limit in bytes and names the fix', () => {
-    expect(alternateUsername('a'.repeat(57), 63)).toHaveLength(63);
-    expect(() => alternateUsername('a'.repeat(58), 63)).toThrow(
+    expect(alternateUsername('a'.repeat(57), PG)).toHaveLength(63);
+    expect(() => alternateUsername('a'.repeat(58), PG)).toThrow(
       /64 bytes, longer than the database's 63-byte limit/,
     );
-    expect(() => alternateUsername('é'.repeat(29), 63)).toThrow(/UsernameTooLong|longer/);
-    expect(() => alternateUsername('_clone', 63)).toThrow(/only the clone suffix/);
+    expect(() => alternateUsername('é'.repeat(29), PG)).toThrow(/UsernameTooLong|longer/);
+    expect(() => alternateUsername('_clone', PG)).toThrow(/only the clone suffix/);
+    // 26 characters, 52 bytes: fits MySQL's 32-character limit, would not fit 32 bytes.
+    expect(alternateUsername('é'.repeat(20), MYSQL)).toBe(`${'é'.repeat(20)}_clone`);
+    expect(() => alternateUsername('u'.repeat(27), MYSQL)).toThrow(
+      /33 characters, longer than the database's 32-character limit/,
+    );
   });
 });
 

@@ -183,18 +183,28 @@ function sendSignal(target: number, signal: NodeJS.Signals): void {
   }
 }
 
+/** Every port {@link reserveFreePorts} has handed out in this process. */
+const handedOutPorts = new Set<number>();
+
 /**
  * Finds `count` distinct free TCP ports on 127.0.0.1 by binding port 0.
- * All sockets are held open until every port is known so the ports cannot repeat.
+ * All sockets are held open until every port is known so the ports cannot repeat, and a port
+ * handed out by an earlier call (for a server started in parallel) is never handed out again.
  */
 export async function reserveFreePorts(count: number): Promise<number[]> {
   const servers: Server[] = [];
   try {
     const ports: number[] = [];
-    for (let i = 0; i < count; i++) {
+    while (ports.length < count) {
       const server = createServer();
       servers.push(server);
-      ports.push(await listenOnFreePort(server));
+      const port = await listenOnFreePort(server);
+      if (!handedOutPorts.has(port)) {
+        ports.push(port);
+      }
+    }
+    for (const port of ports) {
+      handedOutPorts.add(port);
     }
     return ports;
   } finally {

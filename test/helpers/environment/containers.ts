@@ -1,15 +1,22 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { StartedPostgreSqlContainer } from '@testcontainers/postgresql';
+import type { StartedTestContainer } from 'testcontainers';
 import type { TestCertificates } from './certificates';
 import { errorMessage, logTail, waitFor } from './child-processes';
-import { MOTO_CONTAINER_PORT, MOTO_IMAGE } from './images';
+import { MOTO_CONTAINER_PORT, MOTO_IMAGE, MYSQL_CONTAINER_PORT } from './images';
+import { type MysqlFacts, majorMinorVersion, probeMysql } from './mysql-probe';
 import { majorVersion, probePostgres } from './postgres-probe';
-import type { PostgresServer, Started } from './types';
+import type { MysqlServer, PostgresServer, Started } from './types';
 
 const SUPERUSER = 'postgres';
+/** The MySQL and MariaDB images create `root@'%'` with the password from their environment. */
+const MYSQL_ROOT_USER = 'root';
+/** Where the test certificates are copied into MySQL and MariaDB containers. */
+const MYSQL_TLS_DIR = '/etc/rotation-test-tls';
 const DETECTION_TIMEOUT_MS = 5_000;
 const STARTUP_TIMEOUT_MS = 120_000;
 
@@ -99,6 +106,94 @@ export async function startPostgresContainer(
       superuserPassword: password,
       caFile: certificates.caFile,
       tlsCapable: facts.ssl,
+    };
+    return { value, stop };
+  } catch (error) {
+    await stop();
+    throw new Error(`${errorMessage(error)}\n${await logTail(logFile)}`);
+  }
+}
+
+/**
+ * Starts a MySQL or MariaDB container (`mysql:*` or `mariadb:*`) with TLS on, using the test
+ * certificates copied in, and plain TCP connections allowed. The root account (`root@'%'`)
+ * gets a random password through the image's environment.
+ */
+export async function startMysqlContainer(
+  image: string,
+  runDir: string,
+  certificates: TestCertificates,
+): Promise<Started<MysqlServer>> {
+  const { GenericContainer, Wait } = await import('testcontainers');
+  const password = randomBytes(24).toString('base64url');
+  const logFile = join(runDir, `${fileSafe(image)}.log`);
+  const mariadb = /(^|\/)mariadb:/.test(image);
+  const tls = {
+    ca: `${MYSQL_TLS_DIR}/ca.pem`,
+    cert: `${MYSQL_TLS_DIR}/server.crt`,
+    key: `${MYSQL_TLS_DIR}/server.key`,
+  };
+  const command = [`--ssl-cert=${tls.cert}`, `--ssl-key=${tls.key}`, `--ssl-ca=${tls.ca}`];
+  if (!mariadb) {
+    // MySQL 8's default, stated so that the suites can count on plain connections.
+    command.push('--require-secure-transport=OFF');
+  }
+  let container: StartedTestContainer;
+  try {
+    container = await new GenericContainer(image)
+      .withEnvironment(
+        mariadb ? { MARIADB_ROOT_PASSWORD: password } : { MYSQL_ROOT_PASSWORD: password },
+      )
+      .withCopyFilesToContainer([
+        { source: certificates.caFile, target: tls.ca, mode: 0o644 },
+        { source: certificates.certFile, target: tls.cert, mode: 0o644 },
+        // The server runs as the image's mysql user, so the (throwaway) key must be readable by it.
+        { source: certificates.keyFile, target: tls.key, mode: 0o644 },
+      ])
+      // Arguments starting with `-` are passed to the server by both images' entrypoints.
+      .withCommand(command)
+      .withExposedPorts(MYSQL_CONTAINER_PORT)
+      // The entrypoints initialise with a temporary server that does not listen on TCP,
+      // so the port only opens once the real server runs.
+      .withWaitStrategy(Wait.forListeningPorts())
+      .withStartupTimeout(STARTUP_TIMEOUT_MS)
+      .withLogConsumer(writeTo(logFile))
+      .start();
+  } catch (error) {
+    throw new Error(
+      `starting container ${image} failed: ${errorMessage(error)}\n${await logTail(logFile)}`,
+    );
+  }
+  const stop = async () => {
+    await container.stop();
+  };
+  try {
+    const host = container.getHost();
+    const port = container.getMappedPort(MYSQL_CONTAINER_PORT);
+    const ca = await readFile(certificates.caFile, 'utf8');
+    const facts: MysqlFacts = await waitFor(
+      `${image} container on ${host}:${port}`,
+      () =>
+        probeMysql({
+          host,
+          port,
+          user: MYSQL_ROOT_USER,
+          password,
+          ssl: { ca, rejectUnauthorized: true },
+        }),
+      { timeoutMs: 60_000 },
+    );
+    const value: MysqlServer = {
+      name: `${facts.flavor}-${majorMinorVersion(facts.version)}`,
+      flavor: facts.flavor,
+      version: facts.version,
+      host,
+      port,
+      rootUser: MYSQL_ROOT_USER,
+      rootPassword: password,
+      caFile: certificates.caFile,
+      tlsCapable: facts.tlsCapable,
+      requireSecureTransport: facts.requireSecureTransport,
     };
     return { value, stop };
   } catch (error) {

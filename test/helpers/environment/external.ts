@@ -1,18 +1,36 @@
+import { readFile } from 'node:fs/promises';
+import type { ConnectionOptions } from 'mysql2/promise';
 import { errorMessage } from './child-processes';
+import { type MysqlFacts, majorMinorVersion, probeMysql } from './mysql-probe';
 import { majorVersion, type PostgresFacts, probePostgres } from './postgres-probe';
-import type { PostgresServer } from './types';
+import type { MysqlServer, PostgresServer } from './types';
 
 /**
  * Superuser `postgres://` URL(s) of servers to use instead of starting any; several are separated by commas
  * (percent-encode commas inside passwords).
  */
 export const POSTGRES_URL_VARIABLE = 'TEST_POSTGRES_URL';
+/**
+ * Administrator `mysql://user:password@host:port` URL(s) of MySQL or MariaDB servers to use instead of
+ * starting any; several are separated by commas (percent-encode commas inside passwords). An optional
+ * `?ssl-ca=/path/ca.pem` names the CA file to verify the server certificate with.
+ */
+export const MYSQL_URL_VARIABLE = 'TEST_MYSQL_URL';
 /** Secrets Manager endpoint to use instead of starting moto. */
 export const SECRETS_MANAGER_ENDPOINT_VARIABLE = 'TEST_SECRETS_MANAGER_ENDPOINT';
 
 /** The external PostgreSQL URLs from the environment (empty when none are configured). */
 export function externalPostgresUrls(): string[] {
-  return (process.env[POSTGRES_URL_VARIABLE] ?? '')
+  return urlList(POSTGRES_URL_VARIABLE);
+}
+
+/** The external MySQL/MariaDB URLs from the environment (empty when none are configured). */
+export function externalMysqlUrls(): string[] {
+  return urlList(MYSQL_URL_VARIABLE);
+}
+
+function urlList(variable: string): string[] {
+  return (process.env[variable] ?? '')
     .split(',')
     .map((url) => url.trim())
     .filter((url) => url !== '');
@@ -77,4 +95,81 @@ function parsePostgresUrl(url: string) {
     password: decodeURIComponent(parsed.password),
     caFile: parsed.searchParams.get('sslrootcert') ?? undefined,
   };
+}
+
+/**
+ * Describes an already-running MySQL or MariaDB server from its administrator URL, after checking it
+ * answers. Flavor and version come from `SELECT VERSION()`. The check uses TLS, verified against
+ * `ssl-ca` when the URL names one, and falls back to a plain connection only when the server
+ * offers no TLS at all.
+ */
+export async function describeExternalMysql(url: string): Promise<MysqlServer> {
+  const parsed = parseMysqlUrl(url);
+  let facts: MysqlFacts;
+  try {
+    facts = await probeExternalMysql(parsed);
+  } catch (error) {
+    throw new Error(
+      `${MYSQL_URL_VARIABLE} server ${parsed.host}:${parsed.port} is not usable: ${errorMessage(error)}`,
+    );
+  }
+  return {
+    name: `${facts.flavor}-${majorMinorVersion(facts.version)}@${parsed.host}:${parsed.port}`,
+    flavor: facts.flavor,
+    version: facts.version,
+    host: parsed.host,
+    port: parsed.port,
+    rootUser: parsed.user,
+    rootPassword: parsed.password,
+    caFile: parsed.caFile,
+    tlsCapable: facts.tlsCapable,
+    requireSecureTransport: facts.requireSecureTransport,
+  };
+}
+
+async function probeExternalMysql(parsed: ReturnType<typeof parseMysqlUrl>): Promise<MysqlFacts> {
+  const options: ConnectionOptions = {
+    host: parsed.host,
+    port: parsed.port,
+    user: parsed.user,
+    password: parsed.password,
+  };
+  // Without a CA the certificate cannot be checked; TLS still keeps the password off the wire.
+  const ssl = parsed.caFile
+    ? { ca: await readFile(parsed.caFile, 'utf8'), rejectUnauthorized: true }
+    : { rejectUnauthorized: false };
+  try {
+    return await probeMysql({ ...options, ssl });
+  } catch (error) {
+    if (!parsed.caFile && isRecord(error) && error.code === 'HANDSHAKE_NO_SSL_SUPPORT') {
+      return probeMysql(options);
+    }
+    throw error;
+  }
+}
+
+function parseMysqlUrl(url: string) {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // Do not echo the URL: it contains the administrator password.
+    throw new Error(`${MYSQL_URL_VARIABLE} contains an entry that is not a URL`);
+  }
+  if (parsed.protocol !== 'mysql:' && parsed.protocol !== 'mariadb:') {
+    throw new Error(
+      `${MYSQL_URL_VARIABLE} entries must be mysql:// URLs, got ${parsed.protocol}//`,
+    );
+  }
+  return {
+    host: decodeURIComponent(parsed.hostname).replace(/^\[(.*)\]$/, '$1'),
+    port: parsed.port === '' ? 3306 : Number(parsed.port),
+    user: decodeURIComponent(parsed.username),
+    password: decodeURIComponent(parsed.password),
+    caFile: parsed.searchParams.get('ssl-ca') ?? undefined,
+  };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
 }

@@ -4,6 +4,12 @@
  */
 export const POSTGRES_IMAGES = ['postgres:15', 'postgres:17'] as const;
 
+/** MySQL-protocol server images: the two MySQL LTS lines and MariaDB's current LTS. */
+export const MYSQL_IMAGES = ['mysql:8.0', 'mysql:8.4', 'mariadb:11.4'] as const;
+
+/** Port the MySQL and MariaDB images listen on inside the container. */
+export const MYSQL_CONTAINER_PORT = 3306;
+
 /** Moto's server image; it listens on {@link MOTO_CONTAINER_PORT}. */
 export const MOTO_IMAGE = 'motoserver/moto:5.2.1';
 

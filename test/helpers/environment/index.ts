@@ -1,15 +1,23 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestCertificates } from './certificates';
+import { createTestCertificates, type TestCertificates } from './certificates';
 import { errorMessage, reserveFreePorts } from './child-processes';
-import { detectContainerRuntime, startMotoContainer, startPostgresContainer } from './containers';
 import {
+  detectContainerRuntime,
+  startMotoContainer,
+  startMysqlContainer,
+  startPostgresContainer,
+} from './containers';
+import {
+  describeExternalMysql,
   describeExternalPostgres,
+  externalMysqlUrls,
   externalPostgresUrls,
   externalSecretsManagerEndpoint,
 } from './external';
-import { POSTGRES_IMAGES } from './images';
+import { MYSQL_IMAGES, POSTGRES_IMAGES } from './images';
+import { findMariadb, mariadbVersion, startLocalMariadb } from './local-mariadb';
 import { startLocalMoto } from './local-moto';
 import {
   buildMajorVersion,
@@ -19,9 +27,9 @@ import {
   startLocalPostgres,
 } from './local-postgres';
 import { allowTraversal, resolveServerUser } from './server-user';
-import type { PostgresServer, Started, TestEnvironment } from './types';
+import type { MysqlServer, PostgresServer, Started, TestEnvironment } from './types';
 
-export type { PostgresServer, TestEnvironment } from './types';
+export type { MysqlServer, PostgresServer, TestEnvironment } from './types';
 
 /** Carries the serialised {@link TestEnvironment} from jest's globalSetup to the test workers. */
 export const ENVIRONMENT_VARIABLE = 'ROTATION_TEST_ENV';
@@ -31,11 +39,13 @@ export const PROVIDER_VARIABLE = 'ROTATION_TEST_PROVIDER';
 export const KEEP_RUN_DIR_VARIABLE = 'ROTATION_TEST_KEEP_RUN_DIR';
 
 /**
- * Starts the PostgreSQL servers and the Secrets Manager endpoint the integration suites run against.
+ * Starts the PostgreSQL and MySQL-protocol servers and the Secrets Manager endpoint the integration
+ * suites run against, all in parallel.
  *
- * Each part comes from the first source that applies: `TEST_POSTGRES_URL` / `TEST_SECRETS_MANAGER_ENDPOINT`
- * (external), then containers if testcontainers finds a Docker engine, then local processes
- * (Debian's newest PostgreSQL, the embedded PostgreSQL 17 and `python3 -m moto.server`).
+ * Each part comes from the first source that applies: `TEST_POSTGRES_URL` / `TEST_MYSQL_URL` /
+ * `TEST_SECRETS_MANAGER_ENDPOINT` (external), then containers if testcontainers finds a Docker engine,
+ * then local processes (Debian's newest PostgreSQL, the embedded PostgreSQL 17, two of Debian's
+ * MariaDB servers, one of them with `require_secure_transport=ON`, and `python3 -m moto.server`).
  * Throws, after stopping whatever did start, if anything cannot be started: suites must fail, not skip.
  *
  * @returns the environment and a function that stops everything and removes the run directory.
@@ -116,25 +126,31 @@ class StartedParts {
 interface Provider {
   mode: 'testcontainers' | 'local';
   startPostgres: (started: StartedParts) => Promise<PostgresServer[]>;
+  startMysql: (started: StartedParts) => Promise<MysqlServer[]>;
   startSecretsManager: (started: StartedParts) => Promise<string>;
 }
 
 async function startParts(runDir: string, started: StartedParts): Promise<TestEnvironment> {
   const postgresUrls = externalPostgresUrls();
+  const mysqlUrls = externalMysqlUrls();
   const externalEndpoint = externalSecretsManagerEndpoint();
   let providing: Promise<Provider> | undefined;
   const provider = () => {
     providing ??= chooseProvider(runDir);
     return providing;
   };
-  const [postgres, secretsManagerEndpoint] = await settleAll([
+  const [postgres, mysql, secretsManagerEndpoint] = await settleAll([
     postgresUrls.length > 0
       ? settleAll(postgresUrls.map(describeExternalPostgres))
       : provider().then((p) => p.startPostgres(started)),
+    mysqlUrls.length > 0
+      ? settleAll(mysqlUrls.map(describeExternalMysql))
+      : provider().then((p) => p.startMysql(started)),
     externalEndpoint ?? provider().then((p) => p.startSecretsManager(started)),
   ]);
-  const mode = postgresUrls.length > 0 ? 'external' : (await provider()).mode;
-  return { postgres, secretsManagerEndpoint, runDir, mode };
+  const mode =
+    postgresUrls.length > 0 && mysqlUrls.length > 0 ? 'external' : (await provider()).mode;
+  return { postgres, mysql, secretsManagerEndpoint, runDir, mode };
 }
 
 async function chooseProvider(runDir: string): Promise<Provider> {
@@ -158,14 +174,19 @@ async function chooseProvider(runDir: string): Promise<Provider> {
 }
 
 function containerProvider(runDir: string, dockerHost: string): Provider {
+  const certificates = once(() => createTestCertificates(runDir, [dockerHost]));
   return {
     mode: 'testcontainers',
     startPostgres: async (started) => {
-      const certificates = await createTestCertificates(runDir, [dockerHost]);
+      const tls = await certificates();
       return settleAll(
-        POSTGRES_IMAGES.map((image) =>
-          started.track(startPostgresContainer(image, runDir, certificates)),
-        ),
+        POSTGRES_IMAGES.map((image) => started.track(startPostgresContainer(image, runDir, tls))),
+      );
+    },
+    startMysql: async (started) => {
+      const tls = await certificates();
+      return settleAll(
+        MYSQL_IMAGES.map((image) => started.track(startMysqlContainer(image, runDir, tls))),
       );
     },
     startSecretsManager: (started) => started.track(startMotoContainer(runDir)),
@@ -173,9 +194,12 @@ function containerProvider(runDir: string, dockerHost: string): Provider {
 }
 
 function localProvider(runDir: string): Provider {
+  // One test CA for every server: PostgreSQL and MariaDB start in parallel.
+  const certificates = once(() => createTestCertificates(runDir));
   return {
     mode: 'local',
-    startPostgres: (started) => startLocalPostgresServers(runDir, started),
+    startPostgres: (started) => startLocalPostgresServers(runDir, certificates, started),
+    startMysql: (started) => startLocalMariadbServers(runDir, certificates, started),
     startSecretsManager: async (started) => {
       const [port] = await reserveFreePorts(1);
       return started.track(startLocalMoto(runDir, requirePort(port)));
@@ -186,6 +210,7 @@ function localProvider(runDir: string): Provider {
 /** Debian's newest PostgreSQL and the embedded PostgreSQL 17, each in a fresh cluster. */
 async function startLocalPostgresServers(
   runDir: string,
+  certificates: () => Promise<TestCertificates>,
   started: StartedParts,
 ): Promise<PostgresServer[]> {
   const builds = await Promise.all([findSystemPostgres(), findEmbeddedPostgres()]);
@@ -195,10 +220,7 @@ async function startLocalPostgresServers(
   }
   const majors = await Promise.all(builds.map((build) => buildMajorVersion(build, runAs)));
   const names = serverNames(builds, majors);
-  const [certificates, ports] = await Promise.all([
-    createTestCertificates(runDir),
-    reserveFreePorts(builds.length),
-  ]);
+  const [tls, ports] = await Promise.all([certificates(), reserveFreePorts(builds.length)]);
   return settleAll(
     builds.map((build, index) =>
       started.track(
@@ -207,7 +229,43 @@ async function startLocalPostgresServers(
           build,
           runDir,
           port: requirePort(ports[index]),
-          certificates,
+          certificates: tls,
+          runAs,
+        }),
+      ),
+    ),
+  );
+}
+
+/**
+ * Two servers from Debian's MariaDB package, each with a fresh data directory and TLS:
+ * `mariadb-<major.minor>` also accepts plain TCP, `mariadb-<major.minor>-require-tls` does not.
+ */
+async function startLocalMariadbServers(
+  runDir: string,
+  certificates: () => Promise<TestCertificates>,
+  started: StartedParts,
+): Promise<MysqlServer[]> {
+  const build = await findMariadb();
+  const runAs = await resolveServerUser('mysql');
+  if (runAs) {
+    await allowTraversal(runDir);
+  }
+  const version = await mariadbVersion(build, runAs);
+  const variants = [
+    { name: `mariadb-${version}`, requireSecureTransport: false },
+    { name: `mariadb-${version}-require-tls`, requireSecureTransport: true },
+  ];
+  const [tls, ports] = await Promise.all([certificates(), reserveFreePorts(variants.length)]);
+  return settleAll(
+    variants.map((variant, index) =>
+      started.track(
+        startLocalMariadb({
+          ...variant,
+          build,
+          runDir,
+          port: requirePort(ports[index]),
+          certificates: tls,
           runAs,
         }),
       ),
@@ -222,6 +280,15 @@ function serverNames(builds: readonly PostgresBuild[], majors: readonly number[]
     const shared = majors.filter((other) => other === major).length > 1;
     return shared ? `postgresql-${major}-${build.origin}` : `postgresql-${major}`;
   });
+}
+
+/** A function that calls `start` the first time and returns that same promise afterwards. */
+function once<T>(start: () => Promise<T>): () => Promise<T> {
+  let started: Promise<T> | undefined;
+  return () => {
+    started ??= start();
+    return started;
+  };
 }
 
 function requirePort(port: number | undefined): number {
@@ -284,11 +351,29 @@ function isPostgresServer(value: unknown): value is PostgresServer {
   );
 }
 
+function isMysqlServer(value: unknown): value is MysqlServer {
+  return (
+    isRecord(value) &&
+    typeof value.name === 'string' &&
+    (value.flavor === 'mariadb' || value.flavor === 'mysql') &&
+    typeof value.version === 'string' &&
+    typeof value.host === 'string' &&
+    typeof value.port === 'number' &&
+    typeof value.rootUser === 'string' &&
+    typeof value.rootPassword === 'string' &&
+    (value.caFile === undefined || typeof value.caFile === 'string') &&
+    typeof value.tlsCapable === 'boolean' &&
+    typeof value.requireSecureTransport === 'boolean'
+  );
+}
+
 function isTestEnvironment(value: unknown): value is TestEnvironment {
   return (
     isRecord(value) &&
     Array.isArray(value.postgres) &&
     value.postgres.every(isPostgresServer) &&
+    Array.isArray(value.mysql) &&
+    value.mysql.every(isMysqlServer) &&
     typeof value.secretsManagerEndpoint === 'string' &&
     typeof value.runDir === 'string' &&
     (value.mode === 'testcontainers' || value.mode === 'local' || value.mode === 'external')

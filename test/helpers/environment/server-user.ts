@@ -2,19 +2,22 @@ import { chmod, chown, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { captureCommand, type ServerUser } from './child-processes';
 
-/** Created when the Debian `postgres` account does not exist. */
+/** Created when the preferred account (Debian's `postgres` or `mysql`) does not exist. */
 const FALLBACK_USER = 'rotation-test';
 
 /**
- * The account PostgreSQL must run as, or undefined to run as the current user.
- * PostgreSQL refuses to start as root, so under root we switch to `postgres`
- * (created by Debian's package) or a dedicated system user created on demand.
+ * The account a database server must run as, or undefined to run as the current user.
+ * PostgreSQL refuses to start as root (and MariaDB only starts as root with `--user`), so under
+ * root we switch to `preferred` (`postgres` and `mysql` are created by Debian's server packages)
+ * or a dedicated system user created on demand.
  */
-export async function resolveServerUser(): Promise<ServerUser | undefined> {
+export async function resolveServerUser(
+  preferred: 'postgres' | 'mysql' = 'postgres',
+): Promise<ServerUser | undefined> {
   if (process.getuid?.() !== 0) {
     return undefined;
   }
-  return (await lookupUser('postgres')) ?? (await createSystemUser(FALLBACK_USER));
+  return (await lookupUser(preferred)) ?? (await createSystemUser(FALLBACK_USER));
 }
 
 async function lookupUser(name: string): Promise<ServerUser | undefined> {
@@ -28,13 +31,22 @@ async function lookupUser(name: string): Promise<ServerUser | undefined> {
 }
 
 async function createSystemUser(name: string): Promise<ServerUser> {
-  await captureCommand('useradd', [
-    '--system',
-    '--no-create-home',
-    '--shell',
-    '/usr/sbin/nologin',
-    name,
-  ]);
+  try {
+    await captureCommand('useradd', [
+      '--system',
+      '--no-create-home',
+      '--shell',
+      '/usr/sbin/nologin',
+      name,
+    ]);
+  } catch (error) {
+    // PostgreSQL and MariaDB resolve their users in parallel: the other one may have just created it.
+    const existing = await lookupUser(name);
+    if (existing) {
+      return existing;
+    }
+    throw error;
+  }
   const user = await lookupUser(name);
   if (!user) {
     throw new Error(`created system user ${name} with useradd, but \`id ${name}\` cannot find it`);

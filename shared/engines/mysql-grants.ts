@@ -1,0 +1,188 @@
+/**
+ * Reads `SHOW GRANTS` lines (MySQL 5.7, 8.x and MariaDB) into privileges per object, so the
+ * clone's grants can be brought level with the original's by adding what is missing and
+ * revoking what is extra, with `WITH GRANT OPTION` and role grants kept. AWS's template replays
+ * the text before ` TO ` and so loses `WITH GRANT OPTION`, and never revokes anything.
+ */
+
+/** What one account holds, as parsed from its `SHOW GRANTS` output. */
+export interface AccountGrants {
+  /** Object text as the server prints it (`*.*`, `` `db`.* ``, `` PROCEDURE `db`.`p` ``) → privileges. */
+  privileges: Map<string, Set<string>>;
+  /** Objects on which the account holds GRANT OPTION. */
+  grantOption: Set<string>;
+  /** Granted roles as the server prints them (`` `r1`@`%` `` on MySQL, `` `r1` `` on MariaDB) → admin option. */
+  roles: Map<string, boolean>;
+}
+
+type Token = { text: string; kind: 'quoted' | 'word' | 'punct' };
+
+/** Splits a grant line into tokens, keeping quoted names (which may contain ` TO `) whole. */
+export function tokenize(line: string): Token[] {
+  const tokens: Token[] = [];
+  let i = 0;
+  while (i < line.length) {
+    const c = line[i] as string;
+    if (/\s/.test(c)) {
+      i++;
+    } else if (c === '`' || c === "'" || c === '"') {
+      let j = i + 1;
+      while (j < line.length) {
+        if (line[j] === '\\' && c !== '`') {
+          j += 2;
+        } else if (line[j] === c && line[j + 1] === c) {
+          j += 2;
+        } else if (line[j] === c) {
+          break;
+        } else {
+          j++;
+        }
+      }
+      tokens.push({ text: line.slice(i, j + 1), kind: 'quoted' });
+      i = j + 1;
+    } else if (/[A-Za-z0-9_$*]/.test(c)) {
+      let j = i;
+      while (j < line.length && /[A-Za-z0-9_$*]/.test(line[j] as string)) j++;
+      tokens.push({ text: line.slice(i, j), kind: 'word' });
+      i = j;
+    } else {
+      tokens.push({ text: c, kind: 'punct' });
+      i++;
+    }
+  }
+  return tokens;
+}
+
+const isWord = (t: Token | undefined, word: string) =>
+  t?.kind === 'word' && t.text.toUpperCase() === word;
+
+/** Joins tokens back into SQL text: `` `db`.`t` ``, `'u'@'h'`, `SELECT (`a`)`, `a, b`. */
+function join(tokens: Token[]): string {
+  let out = '';
+  tokens.forEach((t, index) => {
+    const previous = tokens[index - 1];
+    const tight =
+      previous === undefined ||
+      ['.', '@', ',', ')'].includes(t.text) ||
+      ['.', '@', '('].includes(previous.text);
+    out += (tight ? '' : ' ') + t.text;
+  });
+  return out;
+}
+
+/** Splits on commas outside parentheses. */
+function splitTopLevel(tokens: Token[]): Token[][] {
+  const parts: Token[][] = [[]];
+  let depth = 0;
+  for (const t of tokens) {
+    if (t.text === '(') depth++;
+    if (t.text === ')') depth--;
+    if (t.text === ',' && depth === 0) parts.push([]);
+    else parts[parts.length - 1]?.push(t);
+  }
+  return parts.filter((p) => p.length > 0);
+}
+
+/** `SELECT (`a`, `b`)` → `SELECT (`a`)`, `SELECT (`b`)`; `SELECT` → `SELECT`. */
+function expandPrivilege(tokens: Token[]): string[] {
+  const open = tokens.findIndex((t) => t.text === '(');
+  if (open < 0) return [join(tokens).toUpperCase()];
+  const name = join(tokens.slice(0, open)).toUpperCase();
+  const columns = splitTopLevel(tokens.slice(open + 1, tokens.length - 1));
+  return columns.map((column) => `${name} (${join(column)})`);
+}
+
+/** Index of the first top-level word `word` at or after `from`, or -1. */
+function findWord(tokens: Token[], word: string, from = 0): number {
+  let depth = 0;
+  for (let i = from; i < tokens.length; i++) {
+    const t = tokens[i] as Token;
+    if (t.text === '(') depth++;
+    if (t.text === ')') depth--;
+    if (depth === 0 && isWord(t, word)) return i;
+  }
+  return -1;
+}
+
+/** The end of the grantee (`` `u`@`h` `` or `'u'@'h'`) that starts at `start`. */
+function granteeEnd(tokens: Token[], start: number): number {
+  return tokens[start + 1]?.text === '@' ? start + 3 : start + 1;
+}
+
+/** Parses the `SHOW GRANTS` lines of one account. Lines it does not understand are reported. */
+export function parseGrants(lines: string[]): AccountGrants & { unparsed: string[] } {
+  const result: AccountGrants & { unparsed: string[] } = {
+    privileges: new Map(),
+    grantOption: new Set(),
+    roles: new Map(),
+    unparsed: [],
+  };
+  for (const line of lines) {
+    const tokens = tokenize(line);
+    if (!isWord(tokens[0], 'GRANT')) {
+      result.unparsed.push(line);
+      continue;
+    }
+    const to = findWord(tokens, 'TO', 1);
+    const on = findWord(tokens, 'ON', 1);
+    if (to < 0) {
+      result.unparsed.push(line);
+      continue;
+    }
+    const rest = tokens.slice(granteeEnd(tokens, to + 1));
+    const withIndex = findWord(rest, 'WITH');
+    const option = withIndex >= 0 ? rest[withIndex + 1]?.text.toUpperCase() : undefined;
+    if (on < 0 || on > to) {
+      // A role grant: GRANT `r1`@`%`, `r2`@`%` TO … [WITH ADMIN OPTION]
+      for (const role of splitTopLevel(tokens.slice(1, to))) {
+        result.roles.set(join(role), option === 'ADMIN');
+      }
+      continue;
+    }
+    const object = join(tokens.slice(on + 1, to));
+    const privileges = result.privileges.get(object) ?? new Set<string>();
+    for (const privilege of splitTopLevel(tokens.slice(1, on))) {
+      for (const p of expandPrivilege(privilege)) if (p !== 'USAGE') privileges.add(p);
+    }
+    result.privileges.set(object, privileges);
+    if (option === 'GRANT') result.grantOption.add(object);
+  }
+  return result;
+}
+
+/** The statements that make `target`'s grants equal to `source`'s; grants first, then revokes. */
+export function grantSyncStatements(
+  source: AccountGrants,
+  target: AccountGrants,
+  account: string,
+): string[] {
+  const grants: string[] = [];
+  const revokes: string[] = [];
+  const objects = new Set([...source.privileges.keys(), ...target.privileges.keys()]);
+  for (const object of objects) {
+    const want = source.privileges.get(object) ?? new Set<string>();
+    const have = target.privileges.get(object) ?? new Set<string>();
+    const missing = [...want].filter((p) => !have.has(p));
+    const extra = [...have].filter((p) => !want.has(p));
+    const wantOption = source.grantOption.has(object);
+    const haveOption = target.grantOption.has(object);
+    if (missing.length > 0 || (wantOption && !haveOption)) {
+      const list = missing.length > 0 ? missing.join(', ') : 'USAGE';
+      grants.push(
+        `GRANT ${list} ON ${object} TO ${account}${wantOption && !haveOption ? ' WITH GRANT OPTION' : ''}`,
+      );
+    }
+    if (extra.length > 0) revokes.push(`REVOKE ${extra.join(', ')} ON ${object} FROM ${account}`);
+    if (haveOption && !wantOption) revokes.push(`REVOKE GRANT OPTION ON ${object} FROM ${account}`);
+  }
+  for (const [role, admin] of source.roles) {
+    const has = target.roles.get(role);
+    if (has === undefined || (admin && !has)) {
+      grants.push(`GRANT ${role} TO ${account}${admin ? ' WITH ADMIN OPTION' : ''}`);
+    }
+  }
+  for (const role of target.roles.keys()) {
+    if (!source.roles.has(role)) revokes.push(`REVOKE ${role} FROM ${account}`);
+  }
+  return [...grants, ...revokes];
+}

@@ -1,0 +1,437 @@
+import mysql2, { type Connection, type RowDataPacket } from 'mysql2/promise';
+import {
+  CredentialsRejectedError,
+  DatabaseStatementError,
+  DatabaseUnreachableError,
+  isErrorLike,
+  type RotationError,
+  UsernameTooLongError,
+} from '../errors';
+import type {
+  AlternatingUsersChange,
+  ConnectionSettings,
+  DatabaseEngine,
+  DatabaseSession,
+} from './engine';
+import { grantSyncStatements, parseGrants } from './mysql-grants';
+import { isTlsError, tlsOptions } from './tls';
+
+/** The server's own account of what it is, from `SELECT VERSION()`. */
+export interface ServerInfo {
+  flavor: 'mysql' | 'mariadb';
+  major: number;
+  minor: number;
+  patch: number;
+}
+
+/** `8.0.36`, `5.7.44-log`, `8.0.mysql_aurora.3.05.2`, `10.11.19-MariaDB-0+deb12u1`, `5.5.5-10.6.14-MariaDB`. */
+export function parseServerVersion(version: string): ServerInfo {
+  const flavor = /mariadb/i.test(version) ? 'mariadb' : 'mysql';
+  // MariaDB once prefixed its version with 5.5.5- for old clients.
+  const text = flavor === 'mariadb' ? version.replace(/^5\.5\.5-/, '') : version;
+  const [major = 0, minor = 0, patch = 0] = (text.match(/^(\d+)\.(\d+)(?:\.(\d+))?/) ?? [])
+    .slice(1)
+    .map((n) => Number(n ?? 0));
+  return { flavor, major, minor, patch };
+}
+
+const atLeast = (info: ServerInfo, major: number, minor: number, patch = 0) =>
+  info.major * 1e6 + info.minor * 1e3 + info.patch >= major * 1e6 + minor * 1e3 + patch;
+
+/** `ALTER USER … IDENTIFIED BY` exists from MySQL 5.7.6 and MariaDB 10.2; before, `SET PASSWORD`. */
+export function supportsAlterUser(info: ServerInfo): boolean {
+  return info.flavor === 'mariadb' ? atLeast(info, 10, 2) : atLeast(info, 5, 7, 6);
+}
+
+/** The longest user name the server accepts, in characters. */
+export function maxUsernameLength(info: ServerInfo): number {
+  if (info.flavor === 'mariadb') return atLeast(info, 10, 0) ? 80 : 16;
+  return atLeast(info, 5, 7, 8) ? 32 : 16;
+}
+
+/** MySQL 8 keeps default roles in mysql.default_roles; MariaDB in mysql.user.default_role. */
+export function hasRoles(info: ServerInfo): boolean {
+  return info.flavor === 'mariadb' ? atLeast(info, 10, 0, 5) : atLeast(info, 8, 0);
+}
+
+/**
+ * The statement a user runs to change its own password. MySQL 5.7.6+ takes `ALTER USER
+ * CURRENT_USER()` (MySQL 8 removed `PASSWORD()`); MariaDB allows `ALTER USER` only to holders of
+ * CREATE USER, so a MariaDB user changes its own password with `SET PASSWORD`, as it always could.
+ */
+export function ownPasswordStatement(info: ServerInfo, password: string): string {
+  return info.flavor === 'mysql' && supportsAlterUser(info)
+    ? `ALTER USER CURRENT_USER() IDENTIFIED BY ${mysql2.escape(password)}`
+    : `SET PASSWORD = PASSWORD(${mysql2.escape(password)})`;
+}
+
+/** The statement a privileged user runs to change another account's password. */
+export function passwordStatement(
+  info: ServerInfo,
+  account: string,
+  password: string,
+  plugin?: string,
+): string {
+  if (!supportsAlterUser(info))
+    return `SET PASSWORD FOR ${account} = PASSWORD(${mysql2.escape(password)})`;
+  const withPlugin =
+    info.flavor === 'mysql' && plugin && MYSQL_PASSWORD_PLUGINS.has(plugin)
+      ? ` WITH ${plugin}`
+      : '';
+  return `ALTER USER ${account} IDENTIFIED${withPlugin} BY ${mysql2.escape(password)}`;
+}
+
+const MYSQL_PASSWORD_PLUGINS = new Set([
+  'mysql_native_password',
+  'caching_sha2_password',
+  'sha256_password',
+]);
+
+/** `'user'@'host'`, each part an escaped string literal (valid in every account-name position). */
+export function accountName(user: string, host: string): string {
+  return `${mysql2.escape(user)}@${mysql2.escape(host)}`;
+}
+
+function createMysqlEngine(
+  name: string,
+  secretEngines: string[],
+  maxLength: number,
+): DatabaseEngine {
+  return {
+    name,
+    secretEngines,
+    defaultPort: 3306,
+    defaultDatabase: undefined,
+    defaultExcludeCharacters: '/@"\'\\',
+    usernameLimit: { max: maxLength, unit: 'characters' },
+    connect: connectMysql,
+  };
+}
+
+/** MySQL and Aurora MySQL through `mysql2`; the limit is MySQL 5.7.8+'s, and the server's own is checked too. */
+export const mysql = createMysqlEngine('mysql', ['mysql', 'aurora-mysql'], 32);
+
+/** MariaDB through `mysql2`. */
+export const mariadb = createMysqlEngine('mariadb', ['mariadb'], 80);
+
+/** Server errors meaning the credentials are wrong (ER_ACCESS_DENIED_ERROR). */
+const REJECTED_ERRNOS = new Set([1045]);
+/** ER_SECURE_TRANSPORT_REQUIRED (MySQL 3159, MariaDB 4036): the server demands TLS. */
+const TLS_REQUIRED_ERRNOS = new Set([3159, 4036]);
+
+async function connectMysql(settings: ConnectionSettings): Promise<DatabaseSession> {
+  const tls = tlsOptions(settings.tls, settings.host);
+  let connection: Connection;
+  try {
+    connection = await mysql2.createConnection({
+      host: settings.host,
+      port: settings.port,
+      user: settings.username,
+      password: settings.password,
+      database: settings.database,
+      connectTimeout: settings.connectTimeoutMs,
+      ssl: tls
+        ? {
+            ca: tls.ca as string[],
+            rejectUnauthorized: true,
+            verifyIdentity: settings.tls === 'verify-full',
+          }
+        : undefined,
+      multipleStatements: false,
+      supportBigNumbers: true,
+    });
+  } catch (error) {
+    throw classifyConnectError(error, settings);
+  }
+  connection.on('error', () => undefined);
+  const session = new MysqlSession(connection, settings);
+  try {
+    // mysql2 escapes with backslashes; under NO_BACKSLASH_ESCAPES that escaping would be wrong.
+    await session.run(
+      "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')",
+    );
+  } catch (error) {
+    await session.close();
+    throw error;
+  }
+  return session;
+}
+
+function classifyConnectError(error: unknown, settings: ConnectionSettings): RotationError {
+  const who = `user "${settings.username}" at ${settings.host}:${settings.port}`;
+  const errno = (error as { errno?: unknown }).errno;
+  const code = (error as { code?: unknown }).code;
+  const message = isErrorLike(error) ? error.message : String(error);
+  scrubDriverError(error);
+  if (typeof errno === 'number' && REJECTED_ERRNOS.has(errno)) {
+    return new CredentialsRejectedError(`MySQL rejected the credentials of ${who}`, {
+      cause: error,
+    });
+  }
+  if (
+    (typeof errno === 'number' && TLS_REQUIRED_ERRNOS.has(errno)) ||
+    /secure transport/i.test(message)
+  ) {
+    return new DatabaseUnreachableError(
+      `MySQL at ${settings.host}:${settings.port} requires TLS (require_secure_transport), but the connection for ${who} was plain text: remove "ssl": false from the secret or TLS_MODE=disable`,
+      { cause: error, tlsFailure: false },
+    );
+  }
+  const tlsFailure =
+    settings.tls !== 'disable' && (code === 'HANDSHAKE_NO_SSL_SUPPORT' || isTlsError(error));
+  return new DatabaseUnreachableError(
+    `Could not log in to MySQL at ${settings.host}:${settings.port} as ${who} (TLS ${settings.tls}): ${message}`,
+    { cause: error, tlsFailure },
+  );
+}
+
+/** mysql2 attaches the failed statement's text to its errors; ours may hold a password. */
+function scrubDriverError(error: unknown): void {
+  if (typeof error === 'object' && error !== null && 'sql' in error) {
+    (error as { sql?: string }).sql = undefined;
+  }
+}
+
+type Row = RowDataPacket & Record<string, unknown>;
+
+class MysqlSession implements DatabaseSession {
+  private info: Promise<ServerInfo> | undefined;
+
+  public constructor(
+    private readonly connection: Connection,
+    private readonly settings: ConnectionSettings,
+  ) {}
+
+  public async ping(): Promise<void> {
+    await this.run('SELECT 1');
+  }
+
+  public async changeOwnPassword(newPassword: string): Promise<void> {
+    await this.run(ownPasswordStatement(await this.server(), newPassword), 'ALTER USER');
+  }
+
+  /**
+   * For every host the base user is defined at: create the clone there if missing, set the
+   * target's password, then bring the clone's grants, granted roles, default roles and REQUIRE
+   * options level with the base's. Grants are added before anything is revoked, so the clone
+   * never lacks a privilege the base has, even for a moment.
+   */
+  public async applyAlternatingUsers(change: AlternatingUsersChange): Promise<void> {
+    const info = await this.server();
+    const limit = maxUsernameLength(info);
+    if ([...change.cloneUsername].length > limit) {
+      throw new UsernameTooLongError(
+        `The alternate username "${change.cloneUsername}" is longer than this server's ${limit}-character limit; shorten "${change.baseUsername}" to ${limit - 6} characters or less`,
+      );
+    }
+    const hosts = await this.accountHosts(change.baseUsername);
+    if (hosts.length === 0) {
+      throw new DatabaseStatementError(
+        `MySQL user "${change.baseUsername}" does not exist on ${this.settings.host}; alternating users start from an existing base user`,
+      );
+    }
+    for (const host of hosts) {
+      const base = await this.account(change.baseUsername, host);
+      const clone = await this.account(change.cloneUsername, host);
+      const cloneName = accountName(change.cloneUsername, host);
+      if (change.target === change.cloneUsername) {
+        if (clone) {
+          await this.run(
+            passwordStatement(info, cloneName, change.password, base?.plugin),
+            'ALTER USER',
+          );
+        } else {
+          await this.run(
+            `CREATE USER ${cloneName} IDENTIFIED BY ${mysql2.escape(change.password)}`,
+            'CREATE USER',
+          );
+          if (info.flavor === 'mysql' && base?.plugin && MYSQL_PASSWORD_PLUGINS.has(base.plugin)) {
+            await this.run(
+              passwordStatement(info, cloneName, change.password, base.plugin),
+              'ALTER USER',
+            );
+          }
+        }
+      } else {
+        await this.run(
+          passwordStatement(info, accountName(change.baseUsername, host), change.password),
+          'ALTER USER',
+        );
+        if (!clone) continue;
+      }
+      await this.syncGrants(change.baseUsername, change.cloneUsername, host);
+      await this.syncRequire(info, base, cloneName, await this.account(change.cloneUsername, host));
+      if (hasRoles(info))
+        await this.syncDefaultRoles(info, change.baseUsername, change.cloneUsername, host);
+    }
+  }
+
+  public async close(): Promise<void> {
+    await this.connection.end().catch(() => this.connection.destroy());
+  }
+
+  /** Runs one statement; errors name `verb`, never the statement (it may hold a password). */
+  public async run(sql: string, verb = sql.split(' ', 2).join(' ')): Promise<Row[]> {
+    try {
+      const [rows] = await this.connection.query<Row[]>(sql);
+      return Array.isArray(rows) ? rows : [];
+    } catch (error) {
+      scrubDriverError(error);
+      const errno = (error as { errno?: unknown }).errno;
+      if (typeof errno === 'number') {
+        throw new DatabaseStatementError(
+          `MySQL refused ${verb} as user "${this.settings.username}": ${isErrorLike(error) ? error.message : String(error)} (error ${errno})`,
+          { cause: error },
+        );
+      }
+      throw new DatabaseUnreachableError(
+        `Lost the MySQL connection to ${this.settings.host}:${this.settings.port} during ${verb}`,
+        { cause: error },
+      );
+    }
+  }
+
+  private server(): Promise<ServerInfo> {
+    this.info ??= this.run('SELECT VERSION() AS version').then((rows) =>
+      parseServerVersion(String(rows[0]?.version ?? '')),
+    );
+    return this.info;
+  }
+
+  private async accountHosts(user: string): Promise<string[]> {
+    const rows = await this.run(
+      `SELECT Host AS host FROM mysql.user WHERE User = ${mysql2.escape(user)}`,
+      'SELECT mysql.user',
+    );
+    return rows.map((r) => text(r.host));
+  }
+
+  private async account(user: string, host: string): Promise<AccountRow | undefined> {
+    const rows = await this.run(
+      `SELECT plugin, ssl_type, ssl_cipher, x509_issuer, x509_subject FROM mysql.user WHERE User = ${mysql2.escape(user)} AND Host = ${mysql2.escape(host)}`,
+      'SELECT mysql.user',
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    return {
+      plugin: text(row.plugin),
+      sslType: text(row.ssl_type),
+      sslCipher: text(row.ssl_cipher),
+      x509Issuer: text(row.x509_issuer),
+      x509Subject: text(row.x509_subject),
+    };
+  }
+
+  private async showGrants(user: string, host: string): Promise<string[]> {
+    const rows = await this.run(`SHOW GRANTS FOR ${accountName(user, host)}`, 'SHOW GRANTS');
+    return rows.map((row) => text(Object.values(row)[0]));
+  }
+
+  private async syncGrants(base: string, clone: string, host: string): Promise<void> {
+    const source = parseGrants(await this.showGrants(base, host));
+    const target = parseGrants(await this.showGrants(clone, host));
+    for (const statement of grantSyncStatements(source, target, accountName(clone, host))) {
+      try {
+        await this.run(statement, statement.split(' ', 1)[0]);
+      } catch (error) {
+        if (!(error instanceof DatabaseStatementError)) throw error;
+        throw new DatabaseStatementError(
+          `${error.message}. The master user "${this.settings.username}" must hold every privilege of "${base}"@"${host}" WITH GRANT OPTION, and ADMIN OPTION on each of its roles, to give them to "${clone}"`,
+          { cause: error.cause },
+        );
+      }
+    }
+  }
+
+  private async syncRequire(
+    info: ServerInfo,
+    base: AccountRow | undefined,
+    cloneName: string,
+    clone: AccountRow | undefined,
+  ): Promise<void> {
+    if (!base || !clone) return;
+    const want = requireClause(base);
+    if (want === requireClause(clone)) return;
+    await this.run(
+      supportsAlterUser(info)
+        ? `ALTER USER ${cloneName} REQUIRE ${want}`
+        : `GRANT USAGE ON *.* TO ${cloneName} REQUIRE ${want}`,
+      'ALTER USER REQUIRE',
+    );
+  }
+
+  private async syncDefaultRoles(
+    info: ServerInfo,
+    base: string,
+    clone: string,
+    host: string,
+  ): Promise<void> {
+    const cloneName = accountName(clone, host);
+    if (info.flavor === 'mariadb') {
+      const [want, have] = await Promise.all(
+        [base, clone].map(async (user) => {
+          const rows = await this.run(
+            `SELECT default_role AS role FROM mysql.user WHERE User = ${mysql2.escape(user)} AND Host = ${mysql2.escape(host)}`,
+            'SELECT mysql.user',
+          );
+          return text(rows[0]?.role);
+        }),
+      );
+      if (want !== have) {
+        await this.run(
+          `SET DEFAULT ROLE ${want ? mysql2.escapeId(want) : 'NONE'} FOR ${cloneName}`,
+          'SET DEFAULT ROLE',
+        );
+      }
+      return;
+    }
+    const [want, have] = await Promise.all(
+      [base, clone].map(async (user) => {
+        const rows = await this.run(
+          `SELECT DEFAULT_ROLE_USER AS u, DEFAULT_ROLE_HOST AS h FROM mysql.default_roles WHERE USER = ${mysql2.escape(user)} AND HOST = ${mysql2.escape(host)}`,
+          'SELECT mysql.default_roles',
+        );
+        return rows.map((r) => accountName(text(r.u), text(r.h))).sort();
+      }),
+    );
+    if (want?.join() !== have?.join()) {
+      await this.run(
+        `SET DEFAULT ROLE ${want?.length ? want.join(', ') : 'NONE'} TO ${cloneName}`,
+        'SET DEFAULT ROLE',
+      );
+    }
+  }
+}
+
+interface AccountRow {
+  plugin: string;
+  sslType: string;
+  sslCipher: string;
+  x509Issuer: string;
+  x509Subject: string;
+}
+
+/** The REQUIRE clause that gives an account the TLS requirements of `row`. */
+export function requireClause(row: AccountRow): string {
+  switch (row.sslType.toUpperCase()) {
+    case 'ANY':
+      return 'SSL';
+    case 'X509':
+      return 'X509';
+    case 'SPECIFIED': {
+      const parts = [
+        row.x509Issuer && `ISSUER ${mysql2.escape(row.x509Issuer)}`,
+        row.x509Subject && `SUBJECT ${mysql2.escape(row.x509Subject)}`,
+        row.sslCipher && `CIPHER ${mysql2.escape(row.sslCipher)}`,
+      ].filter(Boolean);
+      return parts.length > 0 ? parts.join(' AND ') : 'NONE';
+    }
+    default:
+      return 'NONE';
+  }
+}
+
+function text(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+}

@@ -1,0 +1,29 @@
+import type { TestEnvironment } from './environment';
+
+/** Settings a test may change; reset before each handler environment is applied. */
+const VARIABLES = ['EXCLUDE_CHARACTERS', 'TLS_MODE', 'NODE_EXTRA_CA_CERTS', 'PASSWORD_LENGTH'];
+
+/**
+ * Sets the environment the bundled handlers read, as Lambda would: the Secrets Manager endpoint,
+ * dummy AWS credentials, debug logging (so the leak scan sees the most output), the test CA, and
+ * whatever a test adds.
+ */
+export function setHandlerEnvironment(
+  env: TestEnvironment,
+  caFile: string | undefined,
+  extra: Record<string, string> = {},
+): void {
+  for (const key of VARIABLES) delete process.env[key];
+  Object.assign(
+    process.env,
+    {
+      SECRETS_MANAGER_ENDPOINT: env.secretsManagerEndpoint,
+      AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'test',
+      AWS_SECRET_ACCESS_KEY: 'test',
+      POWERTOOLS_LOG_LEVEL: 'DEBUG',
+    },
+    caFile ? { NODE_EXTRA_CA_CERTS: caFile } : {},
+    extra,
+  );
+}

@@ -1,0 +1,75 @@
+import { readFileSync } from 'node:fs';
+import mysql2, { type Connection } from 'mysql2/promise';
+import type { MysqlServer } from './environment';
+
+export interface MysqlLogin {
+  username: string;
+  password: string;
+  /** Default: TLS verified against the server's test CA. */
+  tls?: boolean;
+}
+
+export function mysqlRoot(server: MysqlServer): MysqlLogin {
+  return { username: server.rootUser, password: server.rootPassword };
+}
+
+export async function connectMysql(server: MysqlServer, login: MysqlLogin): Promise<Connection> {
+  const tls = login.tls ?? true;
+  return mysql2.createConnection({
+    host: server.host,
+    port: server.port,
+    user: login.username,
+    password: login.password,
+    ssl:
+      tls && server.caFile
+        ? { ca: readFileSync(server.caFile, 'utf8'), rejectUnauthorized: true }
+        : undefined,
+    connectTimeout: 5000,
+  });
+}
+
+/** Runs statements as `login` and closes the connection; returns each statement's rows. */
+export async function mysqlRun(
+  server: MysqlServer,
+  login: MysqlLogin,
+  ...sql: string[]
+): Promise<unknown[]> {
+  const connection = await connectMysql(server, login);
+  try {
+    const results: unknown[] = [];
+    for (const statement of sql) results.push((await connection.query(statement))[0]);
+    return results;
+  } finally {
+    await connection.end();
+  }
+}
+
+/** True when the login succeeds, false when the server says access is denied (1045). */
+export async function mysqlCanLogIn(server: MysqlServer, login: MysqlLogin): Promise<boolean> {
+  try {
+    await (await connectMysql(server, login)).end();
+    return true;
+  } catch (error) {
+    if ((error as { errno?: number }).errno === 1045) return false;
+    throw error;
+  }
+}
+
+/** The server error number a statement fails with as `login`, or `undefined` when it succeeds. */
+export async function mysqlFailure(
+  server: MysqlServer,
+  login: MysqlLogin,
+  sql: string,
+): Promise<number | undefined> {
+  try {
+    await mysqlRun(server, login, sql);
+    return undefined;
+  } catch (error) {
+    const errno = (error as { errno?: number }).errno;
+    if (typeof errno === 'number') return errno;
+    throw error;
+  }
+}
+
+export const lit = (value: string) => mysql2.escape(value);
+export const ident = (value: string) => mysql2.escapeId(value);
