@@ -119,6 +119,9 @@ export function parseGrants(lines: string[]): AccountGrants & { unparsed: string
   };
   for (const line of lines) {
     const tokens = tokenize(line);
+    // MariaDB lists the default role among the grants; it is copied from mysql.user instead.
+    if (isWord(tokens[0], 'SET') && isWord(tokens[1], 'DEFAULT') && isWord(tokens[2], 'ROLE'))
+      continue;
     if (!isWord(tokens[0], 'GRANT')) {
       result.unparsed.push(line);
       continue;

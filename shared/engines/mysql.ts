@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import mysql2, { type Connection, type RowDataPacket } from 'mysql2/promise';
 import {
   CredentialsRejectedError,
@@ -79,6 +80,25 @@ export function passwordStatement(
       ? ` WITH ${plugin}`
       : '';
   return `ALTER USER ${account} IDENTIFIED${withPlugin} BY ${mysql2.escape(password)}`;
+}
+
+/** CREATE USER with the base user's plugin on MySQL, the server's default on MariaDB. */
+export function createUserStatement(
+  info: ServerInfo,
+  account: string,
+  password: string,
+  plugin?: string,
+): string {
+  const withPlugin =
+    info.flavor === 'mysql' && plugin && MYSQL_PASSWORD_PLUGINS.has(plugin)
+      ? ` WITH ${plugin}`
+      : '';
+  return `CREATE USER ${account} IDENTIFIED${withPlugin} BY ${mysql2.escape(password)}`;
+}
+
+/** A password nobody knows, strong enough for validate_password, for a clone not finished yet. */
+function throwAwayPassword(): string {
+  return `${randomBytes(24).toString('base64')}aZ9!`;
 }
 
 const MYSQL_PASSWORD_PLUGINS = new Set([
@@ -211,10 +231,13 @@ class MysqlSession implements DatabaseSession {
   }
 
   /**
-   * For every host the base user is defined at: create the clone there if missing, set the
-   * target's password, then bring the clone's grants, granted roles, default roles and REQUIRE
-   * options level with the base's. Grants are added before anything is revoked, so the clone
-   * never lacks a privilege the base has, even for a moment.
+   * For every host the base user is defined at: create the clone there if missing and bring its
+   * grants, granted roles, default roles and REQUIRE options level with the base's; then, last,
+   * set the target's password. MySQL cannot roll DDL back, so the order is what makes a retry
+   * safe: once the pending password logs in, everything before it was done. A clone created by
+   * an attempt that failed half-way has a throw-away password until a retry finishes the work.
+   * Grants are added before anything is revoked, so the clone never lacks, even for a moment, a
+   * privilege the base has.
    */
   public async applyAlternatingUsers(change: AlternatingUsersChange): Promise<void> {
     const info = await this.server();
@@ -230,39 +253,31 @@ class MysqlSession implements DatabaseSession {
         `MySQL user "${change.baseUsername}" does not exist on ${this.settings.host}; alternating users start from an existing base user`,
       );
     }
+    const plugins = new Map<string, string | undefined>();
     for (const host of hosts) {
       const base = await this.account(change.baseUsername, host);
-      const clone = await this.account(change.cloneUsername, host);
+      plugins.set(host, base?.plugin);
       const cloneName = accountName(change.cloneUsername, host);
-      if (change.target === change.cloneUsername) {
-        if (clone) {
-          await this.run(
-            passwordStatement(info, cloneName, change.password, base?.plugin),
-            'ALTER USER',
-          );
-        } else {
-          await this.run(
-            `CREATE USER ${cloneName} IDENTIFIED BY ${mysql2.escape(change.password)}`,
-            'CREATE USER',
-          );
-          if (info.flavor === 'mysql' && base?.plugin && MYSQL_PASSWORD_PLUGINS.has(base.plugin)) {
-            await this.run(
-              passwordStatement(info, cloneName, change.password, base.plugin),
-              'ALTER USER',
-            );
-          }
-        }
-      } else {
+      let clone = await this.account(change.cloneUsername, host);
+      if (!clone && change.target === change.cloneUsername) {
         await this.run(
-          passwordStatement(info, accountName(change.baseUsername, host), change.password),
-          'ALTER USER',
+          createUserStatement(info, cloneName, throwAwayPassword(), base?.plugin),
+          'CREATE USER',
         );
-        if (!clone) continue;
+        clone = await this.account(change.cloneUsername, host);
       }
+      if (!clone) continue;
       await this.syncGrants(change.baseUsername, change.cloneUsername, host);
-      await this.syncRequire(info, base, cloneName, await this.account(change.cloneUsername, host));
+      await this.syncRequire(info, base, cloneName, clone);
       if (hasRoles(info))
         await this.syncDefaultRoles(info, change.baseUsername, change.cloneUsername, host);
+    }
+    for (const host of hosts) {
+      const plugin = change.target === change.cloneUsername ? plugins.get(host) : undefined;
+      await this.run(
+        passwordStatement(info, accountName(change.target, host), change.password, plugin),
+        'ALTER USER',
+      );
     }
   }
 
@@ -330,6 +345,14 @@ class MysqlSession implements DatabaseSession {
   private async syncGrants(base: string, clone: string, host: string): Promise<void> {
     const source = parseGrants(await this.showGrants(base, host));
     const target = parseGrants(await this.showGrants(clone, host));
+    const unknown = source.unparsed[0] ?? target.unparsed[0];
+    if (unknown !== undefined) {
+      // Copying only part of the grants could give the clone more than the base (e.g. a partial
+      // revoke left out), so stop instead. The first words say which kind of line it was.
+      throw new DatabaseStatementError(
+        `Cannot copy the grants of "${base}"@"${host}": SHOW GRANTS printed a line this function does not understand ("${unknown.split(' ').slice(0, 3).join(' ')} …")`,
+      );
+    }
     for (const statement of grantSyncStatements(source, target, accountName(clone, host))) {
       try {
         await this.run(statement, statement.split(' ', 1)[0]);

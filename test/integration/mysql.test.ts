@@ -279,6 +279,54 @@ describe.each(cases)('%s', (_name, family, server: MysqlServer) => {
       expect(await mysqlCanLogIn(server, login(await service.value(arn, 'AWSCURRENT')))).toBe(true);
     });
 
+    it('finishes the clone on retry after setSecret failed half-way (MySQL cannot roll back DDL)', async () => {
+      const master = { username: uniqueName('weak'), password: 'Weak-master-1' };
+      const base = { username: uniqueName('app'), password: 'Base-password-1' };
+      const table = `${ident(db)}.${ident(`${base.username}_t`)}`;
+      // The master may create users but not yet pass on SELECT on the table.
+      await mysqlRun(
+        server,
+        root,
+        `CREATE USER ${lit(master.username)}@'%' IDENTIFIED BY ${lit(master.password)}`,
+        `GRANT CREATE USER ON *.* TO ${lit(master.username)}@'%'`,
+        `GRANT SELECT ON mysql.* TO ${lit(master.username)}@'%'`,
+        `CREATE USER ${lit(base.username)}@'%' IDENTIFIED BY ${lit(base.password)}`,
+        `CREATE TABLE ${table} (v int)`,
+        `GRANT SELECT ON ${table} TO ${lit(base.username)}@'%'`,
+      );
+      const masterArn = await service.createSecret(
+        uniqueName('master'),
+        secretFor(master.username, master.password),
+      );
+      const arn = await service.createSecret(
+        uniqueName('secret'),
+        secretFor(base.username, base.password, { masterarn: masterArn }),
+      );
+      const token = await service.startRotation(arn);
+      await service.invoke(alternatingUsers, 'createSecret', arn, token);
+      await expect(service.invoke(alternatingUsers, 'setSecret', arn, token)).rejects.toMatchObject(
+        {
+          name: 'DatabaseStatementError',
+          message: expect.stringContaining('WITH GRANT OPTION'),
+        },
+      );
+      const pending = await service.value(arn, 'AWSPENDING');
+      // The half-made clone does not take the pending password, so a retry cannot mistake it for done.
+      expect(await mysqlCanLogIn(server, login(pending))).toBe(false);
+
+      await mysqlRun(
+        server,
+        root,
+        `GRANT SELECT ON ${table} TO ${lit(master.username)}@'%' WITH GRANT OPTION`,
+      );
+      for (const step of ['setSecret', 'testSecret', 'finishSecret'])
+        await service.invoke(alternatingUsers, step, arn, token);
+      const current = await service.value(arn, 'AWSCURRENT');
+      expect(current.username).toBe(`${base.username}_clone`);
+      expect(await mysqlFailure(server, login(current), `SELECT * FROM ${table}`)).toBeUndefined();
+      expect(await mysqlCanLogIn(server, base)).toBe(true);
+    });
+
     it('refuses, before writing anything, a username whose clone would not fit', async () => {
       const limit = family === 'mysql' ? 32 : 80;
       const username = `u${'x'.repeat(limit - 6)}`; // one character too many once _clone is added

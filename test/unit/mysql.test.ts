@@ -173,9 +173,12 @@ describe('SHOW GRANTS parsing and sync', () => {
   });
 
   it('reports lines it does not understand', () => {
-    expect(parseGrants(['SET DEFAULT ROLE `r` FOR `app`@`%`', 'GRANT nonsense']).unparsed).toEqual([
-      'SET DEFAULT ROLE `r` FOR `app`@`%`',
-      'GRANT nonsense',
-    ]);
+    expect(
+      parseGrants([
+        'SET DEFAULT ROLE `r` FOR `app`@`%`',
+        'GRANT nonsense',
+        'REVOKE INSERT ON `mysql`.* FROM `app`@`%`',
+      ]).unparsed,
+    ).toEqual(['GRANT nonsense', 'REVOKE INSERT ON `mysql`.* FROM `app`@`%`']);
   });
 });
