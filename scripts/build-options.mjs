@@ -11,7 +11,17 @@ export const buildOptions = {
   // Error class names (CredentialsRejectedError, …) must survive minification: logs and callers read them.
   keepNames: true,
   sourcemap: true,
-  // pg's optional native binding; pg loads it only when asked to.
-  external: ['pg-native'],
+  // Optional packages the drivers load only when asked to: pg's native binding, and the mongodb
+  // driver's compression, Kerberos, client-side encryption, SOCKS and AWS-IAM auth add-ons.
+  external: [
+    'pg-native',
+    '@aws-sdk/credential-providers',
+    '@mongodb-js/zstd',
+    'kerberos',
+    'snappy',
+    'mongodb-client-encryption',
+    'gcp-metadata',
+    'socks',
+  ],
   legalComments: 'none',
 };

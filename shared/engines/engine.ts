@@ -16,6 +16,10 @@ export interface ConnectionSettings {
   database: string | undefined;
   tls: ConnectionTls;
   connectTimeoutMs: number;
+  /** The secret's `engine` value (`mongo` or `docdb`, `mysql` or `aurora-mysql`, …). */
+  flavor: string;
+  /** The secret's values for the keys the engine lists in `secretParameters`. */
+  parameters: Readonly<Record<string, string>>;
 }
 
 /** What the master session must make true for alternating users. */
@@ -27,6 +31,8 @@ export interface AlternatingUsersChange {
   /** Which of the two gets `password` (the pending version's username). */
   target: string;
   password: string;
+  /** The users' database from the secret (`dbname`): MongoDB's authentication database. */
+  database: string | undefined;
 }
 
 /** A logged-in connection. Every method throws DatabaseStatementError when the server refuses. */
@@ -56,6 +62,8 @@ export interface DatabaseEngine {
   /** The values of the secret's `engine` key this adapter serves. */
   readonly secretEngines: readonly string[];
   readonly defaultPort: number;
+  /** Extra string keys of the secret the adapter reads (e.g. MongoDB's `replicaSet`). */
+  readonly secretParameters?: readonly string[];
   /** The database to log in to when the secret has no `dbname`. */
   readonly defaultDatabase: string | undefined;
   /** `EXCLUDE_CHARACTERS` when unset, as in AWS's template for this engine. */

@@ -17,12 +17,15 @@ export interface DatabaseSecret {
   masterarn: string | undefined;
   /** The `ssl` key: `undefined` when absent, so TLS_MODE decides. */
   ssl: boolean | undefined;
+  /** The engine's own extra keys (`SecretShape.secretParameters`) that are present. */
+  parameters: Readonly<Record<string, string>>;
 }
 
 /** What a parse checks against: the engine's accepted `engine` values and default port. */
 export interface SecretShape {
   secretEngines: readonly string[];
   defaultPort: number;
+  secretParameters?: readonly string[];
 }
 
 /** Where a value came from, for error messages: `secret arn:… (AWSCURRENT)`. */
@@ -100,6 +103,12 @@ export function parseDatabaseSecret(
     dbname: text_('dbname', MAX_DBNAME, { required: false, control: false }) || undefined,
     masterarn: text_('masterarn', MAX_ARN, { required: false, control: false }) || undefined,
     ssl: parseSsl(fields.ssl, fail),
+    parameters: Object.fromEntries(
+      (shape.secretParameters ?? []).flatMap((key) => {
+        const value = text_(key, 1024, { required: false, control: false });
+        return value ? [[key, value]] : [];
+      }),
+    ),
   };
 }
 

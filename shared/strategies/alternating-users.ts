@@ -84,13 +84,16 @@ export const alternatingUsers: RotationStrategy = {
     if (!masterArn) {
       throw new SecretValueError(`Secret ${versions.secretId} (AWSCURRENT) has no "masterarn" key`);
     }
-    const master = await versions.master(masterArn);
+    const stored = await versions.master(masterArn);
+    // A master secret may omit `engine`; it is the same server as the user's.
+    const master = stored.engine ? stored : { ...stored, engine: current.engine };
     if (!sameServer(master, current)) {
       throw new MasterSecretError(
         `The master secret ${masterArn} is for ${master.host}:${master.port}, but secret ${versions.secretId} is for ${current.host}:${current.port}; they must name the same server`,
       );
     }
-    const session = await tryLogin(engine, master, config, current.dbname ?? master.dbname);
+    // The master logs in to its own database (for MongoDB, its authentication database).
+    const session = await tryLogin(engine, master, config);
     if (!session) {
       throw new MasterSecretError(
         `The database rejected the credentials of master secret ${masterArn} (user "${master.username}")`,
@@ -103,6 +106,7 @@ export const alternatingUsers: RotationStrategy = {
         cloneUsername: `${base}${CLONE_SUFFIX}`,
         target: pending.username,
         password: pending.password,
+        database: current.dbname ?? engine.defaultDatabase,
       }),
     );
     return 'password-set';

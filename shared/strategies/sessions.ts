@@ -25,6 +25,8 @@ export async function openSession(
     database: database ?? engine.defaultDatabase,
     tls: plan.tls,
     connectTimeoutMs: config.connectTimeoutMs,
+    flavor: secret.engine,
+    parameters: secret.parameters,
   };
   try {
     return await engine.connect(settings);

@@ -7,16 +7,26 @@ import type { StartedPostgreSqlContainer } from '@testcontainers/postgresql';
 import type { StartedTestContainer } from 'testcontainers';
 import type { TestCertificates } from './certificates';
 import { errorMessage, logTail, waitFor } from './child-processes';
-import { MOTO_CONTAINER_PORT, MOTO_IMAGE, MYSQL_CONTAINER_PORT } from './images';
+import {
+  MONGODB_CONTAINER_PORT,
+  MOTO_CONTAINER_PORT,
+  MOTO_IMAGE,
+  MYSQL_CONTAINER_PORT,
+} from './images';
+import { type MongoFacts, mongoServerName, probeMongo } from './mongo-probe';
 import { type MysqlFacts, majorMinorVersion, probeMysql } from './mysql-probe';
 import { majorVersion, probePostgres } from './postgres-probe';
-import type { MysqlServer, PostgresServer, Started } from './types';
+import type { MongoServer, MysqlServer, PostgresServer, Started } from './types';
 
 const SUPERUSER = 'postgres';
 /** The MySQL and MariaDB images create `root@'%'` with the password from their environment. */
 const MYSQL_ROOT_USER = 'root';
 /** Where the test certificates are copied into MySQL and MariaDB containers. */
 const MYSQL_TLS_DIR = '/etc/rotation-test-tls';
+/** The MongoDB images create this user (with the `root` role in `admin`) from their environment. */
+const MONGODB_ROOT_USER = 'rotation_root';
+/** Where the test certificates are copied into MongoDB containers. */
+const MONGODB_TLS_DIR = '/etc/rotation-test-tls';
 const DETECTION_TIMEOUT_MS = 5_000;
 const STARTUP_TIMEOUT_MS = 120_000;
 
@@ -194,6 +204,101 @@ export async function startMysqlContainer(
       caFile: certificates.caFile,
       tlsCapable: facts.tlsCapable,
       requireSecureTransport: facts.requireSecureTransport,
+    };
+    return { value, stop };
+  } catch (error) {
+    await stop();
+    throw new Error(`${errorMessage(error)}\n${await logTail(logFile)}`);
+  }
+}
+
+/**
+ * Starts a MongoDB container (`mongo:*`) with authentication on, a root user with a random password
+ * (created by the image's entrypoint from `MONGO_INITDB_ROOT_USERNAME/PASSWORD`), and TLS using the
+ * test certificates in `allowTLS` mode: one port serves TLS and plain-text connections, and no
+ * client certificate is required.
+ */
+export async function startMongoContainer(
+  image: string,
+  runDir: string,
+  certificates: TestCertificates,
+): Promise<Started<MongoServer>> {
+  const { GenericContainer, Wait } = await import('testcontainers');
+  const password = randomBytes(24).toString('base64url');
+  const logFile = join(runDir, `${fileSafe(image)}.log`);
+  const tls = { ca: `${MONGODB_TLS_DIR}/ca.pem`, certificateKey: `${MONGODB_TLS_DIR}/server.pem` };
+  // mongod wants the certificate and its key in one PEM file.
+  const [certificate, key] = await Promise.all([
+    readFile(certificates.certFile, 'utf8'),
+    readFile(certificates.keyFile, 'utf8'),
+  ]);
+  let container: StartedTestContainer;
+  try {
+    container = await new GenericContainer(image)
+      .withEnvironment({
+        MONGO_INITDB_ROOT_USERNAME: MONGODB_ROOT_USER,
+        MONGO_INITDB_ROOT_PASSWORD: password,
+      })
+      .withCopyFilesToContainer([{ source: certificates.caFile, target: tls.ca, mode: 0o644 }])
+      .withCopyContentToContainer([
+        // mongod runs as the image's mongodb user, so the (throwaway) key must be readable by it.
+        { content: `${certificate.trimEnd()}\n${key}`, target: tls.certificateKey, mode: 0o644 },
+      ])
+      // Arguments starting with `-` are passed to mongod by the entrypoint, which adds --auth
+      // (the root user is set) and --bind_ip_all.
+      .withCommand([
+        '--tlsMode',
+        'allowTLS',
+        '--tlsCertificateKeyFile',
+        tls.certificateKey,
+        // mongod 8.0 refuses TLS without a CA file (or --tlsUseSystemCA); with one, clients must
+        // present certificates unless this is allowed:
+        '--tlsCAFile',
+        tls.ca,
+        '--tlsAllowConnectionsWithoutCertificates',
+      ])
+      .withExposedPorts(MONGODB_CONTAINER_PORT)
+      // The entrypoint first runs a temporary server (on 127.0.0.1 only) to create the root user,
+      // then the real one: each logs "Waiting for connections" once.
+      .withWaitStrategy(Wait.forLogMessage(/Waiting for connections/, 2))
+      .withStartupTimeout(STARTUP_TIMEOUT_MS)
+      .withLogConsumer(writeTo(logFile))
+      .start();
+  } catch (error) {
+    throw new Error(
+      `starting container ${image} failed: ${errorMessage(error)}\n${await logTail(logFile)}`,
+    );
+  }
+  const stop = async () => {
+    await container.stop();
+  };
+  try {
+    const host = container.getHost();
+    const port = container.getMappedPort(MONGODB_CONTAINER_PORT);
+    const url = `mongodb://${urlHost(host)}:${port}/`;
+    const login = { auth: { username: MONGODB_ROOT_USER, password }, authSource: 'admin' };
+    const ca = await readFile(certificates.caFile, 'utf8');
+    const facts: MongoFacts = await waitFor(
+      `${image} container on ${host}:${port}`,
+      () => probeMongo(url, { ...login, tls: true, ca }),
+      { timeoutMs: 60_000 },
+    );
+    await probeMongo(url, { ...login, tls: false }).catch((error: unknown) => {
+      throw new Error(`${image} container refused a plain-text login: ${errorMessage(error)}`);
+    });
+    const value: MongoServer = {
+      name: mongoServerName(facts),
+      kind: facts.kind,
+      version: facts.version,
+      host,
+      port,
+      // allowTLS: the same port also accepts plain text.
+      plainPort: port,
+      adminUser: MONGODB_ROOT_USER,
+      adminPassword: password,
+      adminDatabase: 'admin',
+      caFile: certificates.caFile,
+      supportsRoles: facts.kind === 'mongodb',
     };
     return { value, stop };
   } catch (error) {

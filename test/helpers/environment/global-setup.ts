@@ -10,7 +10,7 @@ export default async function globalSetup(): Promise<void> {
   const { env, stop } = await startEnvironment();
   rememberStop(stop);
   process.env[ENVIRONMENT_VARIABLE] = JSON.stringify(env);
-  const servers = [...env.postgres, ...env.mysql].map(
+  const servers = [...env.postgres, ...env.mysql, ...env.mongodb].map(
     (server) => `${server.name} (${server.version}) at ${server.host}:${server.port}`,
   );
   const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);

@@ -15,3 +15,9 @@ export const MOTO_IMAGE = 'motoserver/moto:5.2.1';
 
 /** Port moto's server image listens on inside the container. */
 export const MOTO_CONTAINER_PORT = 5000;
+
+/** MongoDB images: the two newest major lines. Both get TLS and plain text on one port. */
+export const MONGODB_IMAGES = ['mongo:7.0', 'mongo:8.0'] as const;
+
+/** Port the MongoDB images listen on inside the container. */
+export const MONGODB_CONTAINER_PORT = 27017;

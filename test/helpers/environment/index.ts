@@ -5,18 +5,27 @@ import { createTestCertificates, type TestCertificates } from './certificates';
 import { errorMessage, reserveFreePorts } from './child-processes';
 import {
   detectContainerRuntime,
+  startMongoContainer,
   startMotoContainer,
   startMysqlContainer,
   startPostgresContainer,
 } from './containers';
 import {
+  describeExternalMongodb,
   describeExternalMysql,
   describeExternalPostgres,
+  externalMongodbUrls,
   externalMysqlUrls,
   externalPostgresUrls,
   externalSecretsManagerEndpoint,
 } from './external';
-import { MYSQL_IMAGES, POSTGRES_IMAGES } from './images';
+import { MONGODB_IMAGES, MYSQL_IMAGES, POSTGRES_IMAGES } from './images';
+import {
+  ferretdbServerName,
+  ferretdbVersion,
+  findFerretdb,
+  startLocalFerretdb,
+} from './local-ferretdb';
 import { findMariadb, mariadbVersion, startLocalMariadb } from './local-mariadb';
 import { startLocalMoto } from './local-moto';
 import {
@@ -27,9 +36,9 @@ import {
   startLocalPostgres,
 } from './local-postgres';
 import { allowTraversal, resolveServerUser } from './server-user';
-import type { MysqlServer, PostgresServer, Started, TestEnvironment } from './types';
+import type { MongoServer, MysqlServer, PostgresServer, Started, TestEnvironment } from './types';
 
-export type { MysqlServer, PostgresServer, TestEnvironment } from './types';
+export type { MongoServer, MysqlServer, PostgresServer, TestEnvironment } from './types';
 
 /** Carries the serialised {@link TestEnvironment} from jest's globalSetup to the test workers. */
 export const ENVIRONMENT_VARIABLE = 'ROTATION_TEST_ENV';
@@ -39,13 +48,14 @@ export const PROVIDER_VARIABLE = 'ROTATION_TEST_PROVIDER';
 export const KEEP_RUN_DIR_VARIABLE = 'ROTATION_TEST_KEEP_RUN_DIR';
 
 /**
- * Starts the PostgreSQL and MySQL-protocol servers and the Secrets Manager endpoint the integration
- * suites run against, all in parallel.
+ * Starts the PostgreSQL, MySQL-protocol and MongoDB-protocol servers and the Secrets Manager endpoint
+ * the integration suites run against, all in parallel.
  *
  * Each part comes from the first source that applies: `TEST_POSTGRES_URL` / `TEST_MYSQL_URL` /
- * `TEST_SECRETS_MANAGER_ENDPOINT` (external), then containers if testcontainers finds a Docker engine,
- * then local processes (Debian's newest PostgreSQL, the embedded PostgreSQL 17, two of Debian's
- * MariaDB servers, one of them with `require_secure_transport=ON`, and `python3 -m moto.server`).
+ * `TEST_MONGODB_URL` / `TEST_SECRETS_MANAGER_ENDPOINT` (external), then containers if testcontainers
+ * finds a Docker engine, then local processes (Debian's newest PostgreSQL, the embedded PostgreSQL 17,
+ * two of Debian's MariaDB servers, one of them with `require_secure_transport=ON`, FerretDB built by
+ * `scripts/install-ferretdb.sh`, and `python3 -m moto.server`).
  * Throws, after stopping whatever did start, if anything cannot be started: suites must fail, not skip.
  *
  * @returns the environment and a function that stops everything and removes the run directory.
@@ -127,30 +137,35 @@ interface Provider {
   mode: 'testcontainers' | 'local';
   startPostgres: (started: StartedParts) => Promise<PostgresServer[]>;
   startMysql: (started: StartedParts) => Promise<MysqlServer[]>;
+  startMongodb: (started: StartedParts) => Promise<MongoServer[]>;
   startSecretsManager: (started: StartedParts) => Promise<string>;
 }
 
 async function startParts(runDir: string, started: StartedParts): Promise<TestEnvironment> {
   const postgresUrls = externalPostgresUrls();
   const mysqlUrls = externalMysqlUrls();
+  const mongodbUrls = externalMongodbUrls();
   const externalEndpoint = externalSecretsManagerEndpoint();
   let providing: Promise<Provider> | undefined;
   const provider = () => {
     providing ??= chooseProvider(runDir);
     return providing;
   };
-  const [postgres, mysql, secretsManagerEndpoint] = await settleAll([
+  const [postgres, mysql, mongodb, secretsManagerEndpoint] = await settleAll([
     postgresUrls.length > 0
       ? settleAll(postgresUrls.map(describeExternalPostgres))
       : provider().then((p) => p.startPostgres(started)),
     mysqlUrls.length > 0
       ? settleAll(mysqlUrls.map(describeExternalMysql))
       : provider().then((p) => p.startMysql(started)),
+    mongodbUrls.length > 0
+      ? settleAll(mongodbUrls.map(describeExternalMongodb))
+      : provider().then((p) => p.startMongodb(started)),
     externalEndpoint ?? provider().then((p) => p.startSecretsManager(started)),
   ]);
-  const mode =
-    postgresUrls.length > 0 && mysqlUrls.length > 0 ? 'external' : (await provider()).mode;
-  return { postgres, mysql, secretsManagerEndpoint, runDir, mode };
+  const allExternal = [postgresUrls, mysqlUrls, mongodbUrls].every((urls) => urls.length > 0);
+  const mode = allExternal ? 'external' : (await provider()).mode;
+  return { postgres, mysql, mongodb, secretsManagerEndpoint, runDir, mode };
 }
 
 async function chooseProvider(runDir: string): Promise<Provider> {
@@ -189,17 +204,24 @@ function containerProvider(runDir: string, dockerHost: string): Provider {
         MYSQL_IMAGES.map((image) => started.track(startMysqlContainer(image, runDir, tls))),
       );
     },
+    startMongodb: async (started) => {
+      const tls = await certificates();
+      return settleAll(
+        MONGODB_IMAGES.map((image) => started.track(startMongoContainer(image, runDir, tls))),
+      );
+    },
     startSecretsManager: (started) => started.track(startMotoContainer(runDir)),
   };
 }
 
 function localProvider(runDir: string): Provider {
-  // One test CA for every server: PostgreSQL and MariaDB start in parallel.
+  // One test CA for every server: PostgreSQL, MariaDB and FerretDB start in parallel.
   const certificates = once(() => createTestCertificates(runDir));
   return {
     mode: 'local',
     startPostgres: (started) => startLocalPostgresServers(runDir, certificates, started),
     startMysql: (started) => startLocalMariadbServers(runDir, certificates, started),
+    startMongodb: (started) => startLocalFerretdbServers(runDir, certificates, started),
     startSecretsManager: async (started) => {
       const [port] = await reserveFreePorts(1);
       return started.track(startLocalMoto(runDir, requirePort(port)));
@@ -271,6 +293,31 @@ async function startLocalMariadbServers(
       ),
     ),
   );
+}
+
+/**
+ * One FerretDB server (`ferretdb-<major.minor>`) with a fresh SQLite directory, TLS on one port and
+ * plain text on another. It runs as the current user: FerretDB does not mind root.
+ */
+async function startLocalFerretdbServers(
+  runDir: string,
+  certificates: () => Promise<TestCertificates>,
+  started: StartedParts,
+): Promise<MongoServer[]> {
+  const binary = await findFerretdb();
+  const version = await ferretdbVersion(binary);
+  const [tls, ports] = await Promise.all([certificates(), reserveFreePorts(2)]);
+  const server = await started.track(
+    startLocalFerretdb({
+      name: ferretdbServerName(version),
+      binary,
+      runDir,
+      port: requirePort(ports[0]),
+      plainPort: requirePort(ports[1]),
+      certificates: tls,
+    }),
+  );
+  return [server];
 }
 
 /** `postgresql-<major>`, with the build's origin appended when two builds share a major version. */
@@ -367,6 +414,23 @@ function isMysqlServer(value: unknown): value is MysqlServer {
   );
 }
 
+function isMongoServer(value: unknown): value is MongoServer {
+  return (
+    isRecord(value) &&
+    typeof value.name === 'string' &&
+    (value.kind === 'ferretdb' || value.kind === 'mongodb') &&
+    typeof value.version === 'string' &&
+    typeof value.host === 'string' &&
+    typeof value.port === 'number' &&
+    (value.plainPort === undefined || typeof value.plainPort === 'number') &&
+    typeof value.adminUser === 'string' &&
+    typeof value.adminPassword === 'string' &&
+    typeof value.adminDatabase === 'string' &&
+    (value.caFile === undefined || typeof value.caFile === 'string') &&
+    typeof value.supportsRoles === 'boolean'
+  );
+}
+
 function isTestEnvironment(value: unknown): value is TestEnvironment {
   return (
     isRecord(value) &&
@@ -374,6 +438,8 @@ function isTestEnvironment(value: unknown): value is TestEnvironment {
     value.postgres.every(isPostgresServer) &&
     Array.isArray(value.mysql) &&
     value.mysql.every(isMysqlServer) &&
+    Array.isArray(value.mongodb) &&
+    value.mongodb.every(isMongoServer) &&
     typeof value.secretsManagerEndpoint === 'string' &&
     typeof value.runDir === 'string' &&
     (value.mode === 'testcontainers' || value.mode === 'local' || value.mode === 'external')

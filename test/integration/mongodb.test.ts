@@ -1,0 +1,224 @@
+import { join } from 'node:path';
+import type { Document } from 'mongodb';
+import { type MongoServer, readEnvironment } from '../helpers/environment';
+import { setHandlerEnvironment } from '../helpers/handler-env';
+import {
+  type MongoLogin,
+  mongoAdmin,
+  mongoCanLogIn,
+  mongoCommand,
+  mongoRoles,
+} from '../helpers/mongo-client';
+import { uniqueName } from '../helpers/postgres-client';
+import { loadBundle, RotationService } from '../helpers/rotation-service';
+
+const env = readEnvironment();
+const service = new RotationService(
+  env.secretsManagerEndpoint,
+  join(env.runDir, 'captured-logs', `mongodb-${process.pid}.log`),
+);
+const saved = { ...process.env };
+afterAll(() => {
+  process.env = saved;
+});
+
+const singleUser = loadBundle('mongodb-single-user');
+const alternatingUsers = loadBundle('mongodb-alternating-users');
+
+describe.each(env.mongodb.map((s) => [s.name, s] as const))('%s', (_name, server: MongoServer) => {
+  const admin = mongoAdmin(server);
+  const appDb = 'appdb';
+  const secretFor = (username: string, password: string, extra: Record<string, unknown> = {}) => ({
+    engine: 'mongo',
+    host: server.host,
+    port: server.port,
+    username,
+    password,
+    dbname: appDb,
+    ...extra,
+  });
+  const login = (value: Record<string, unknown>): MongoLogin => ({
+    username: String(value.username),
+    password: String(value.password),
+    database: String(value.dbname ?? 'admin'),
+  });
+
+  /**
+   * On MongoDB a user needs the changeOwnPassword action to rotate itself. FerretDB 1.x stores no
+   * roles (and enforces none), so there users are created without any.
+   */
+  async function createUser(
+    username: string,
+    password: string,
+    roles: Document[] = [],
+  ): Promise<void> {
+    if (!server.supportsRoles) {
+      await mongoCommand(server, admin, appDb, { createUser: username, pwd: password, roles: [] });
+      return;
+    }
+    const ownPassword = uniqueName('own_password');
+    await mongoCommand(server, admin, appDb, {
+      createRole: ownPassword,
+      privileges: [{ resource: { db: appDb, collection: '' }, actions: ['changeOwnPassword'] }],
+      roles: [],
+    });
+    await mongoCommand(server, admin, appDb, {
+      createUser: username,
+      pwd: password,
+      roles: [...roles, { role: ownPassword, db: appDb }],
+    });
+  }
+
+  beforeEach(() => setHandlerEnvironment(env, server.caFile));
+
+  describe('single-user', () => {
+    async function newUser(username = uniqueName('su')) {
+      const password = 'Initial-password-1';
+      await createUser(username, password);
+      const arn = await service.createSecret(uniqueName('secret'), secretFor(username, password));
+      return { username, password, database: appDb, arn };
+    }
+
+    it('rotates over verified TLS: the new password logs in, the old one is refused, AWSPREVIOUS holds it', async () => {
+      const user = await newUser();
+      const token = await service.rotate(singleUser, user.arn, { twice: true });
+      const current = await service.value(user.arn, 'AWSCURRENT');
+      expect(await mongoCanLogIn(server, login(current))).toBe(true);
+      expect(await mongoCanLogIn(server, user)).toBe(false);
+      expect((await service.value(user.arn, 'AWSPREVIOUS')).password).toBe(user.password);
+      expect(await service.labels(user.arn)).toEqual({
+        AWSCURRENT: token,
+        AWSPREVIOUS: expect.any(String),
+      });
+    });
+
+    it('rotates a hostile username with every printable character in the password', async () => {
+      setHandlerEnvironment(env, server.caFile, { EXCLUDE_CHARACTERS: '', PASSWORD_LENGTH: '96' });
+      const user = await newUser(`o'b"r\\i$e.n@x:${Math.random().toString(36).slice(2, 6)}`);
+      for (let i = 0; i < 2; i++) {
+        await service.rotate(singleUser, user.arn);
+        expect(
+          await mongoCanLogIn(server, login(await service.value(user.arn, 'AWSCURRENT'))),
+        ).toBe(true);
+      }
+    });
+
+    it('rotates in plain text when the secret says "ssl": false', async () => {
+      const plainPort = server.plainPort;
+      if (plainPort === undefined) throw new Error(`${server.name} has no plain-text port`);
+      const user = await newUser();
+      const arn = await service.createSecret(
+        uniqueName('secret'),
+        secretFor(user.username, user.password, { ssl: false, port: plainPort }),
+      );
+      await service.rotate(singleUser, arn);
+      expect(
+        await mongoCanLogIn(server, {
+          ...login(await service.value(arn, 'AWSCURRENT')),
+          tls: false,
+        }),
+      ).toBe(true);
+    });
+
+    it('says an unreachable server is unreachable, within the connect timeout', async () => {
+      setHandlerEnvironment(env, server.caFile, { DB_CONNECT_TIMEOUT_SECONDS: '2' });
+      const user = await newUser();
+      // A port nothing listens on (the plain port of a TLS-only check would be ambiguous).
+      const arn = await service.createSecret(
+        uniqueName('secret'),
+        secretFor(user.username, user.password, { port: 1 }),
+      );
+      const token = await service.startRotation(arn);
+      await service.invoke(singleUser, 'createSecret', arn, token);
+      const started = Date.now();
+      await expect(service.invoke(singleUser, 'setSecret', arn, token)).rejects.toMatchObject({
+        name: 'DatabaseUnreachableError',
+        message: expect.stringContaining('Could not reach MongoDB'),
+      });
+      expect(Date.now() - started).toBeLessThan(10_000);
+    });
+
+    it('runs testSecret alone (RotateImmediately=false) without changing anything', async () => {
+      const user = await newUser();
+      await service.testOnly(singleUser, user.arn);
+      expect(await mongoCanLogIn(server, user)).toBe(true);
+    });
+  });
+
+  describe('alternating-users', () => {
+    async function setUp(roles: Document[] = [{ role: 'read', db: appDb }]) {
+      const master = { username: uniqueName('rotator'), password: 'Master-password-1' };
+      const base = { username: uniqueName('app'), password: 'Base-password-1', database: appDb };
+      await mongoCommand(server, admin, 'admin', {
+        createUser: master.username,
+        pwd: master.password,
+        roles: server.supportsRoles ? [{ role: 'userAdminAnyDatabase', db: 'admin' }] : [],
+      });
+      await createUser(base.username, base.password, roles);
+      const masterArn = await service.createSecret(
+        uniqueName('master'),
+        secretFor(master.username, master.password, { dbname: 'admin' }),
+      );
+      const arn = await service.createSecret(
+        uniqueName('secret'),
+        secretFor(base.username, base.password, { masterarn: masterArn }),
+      );
+      return { base, arn };
+    }
+
+    it('flips user → clone → user in the same authentication database; AWSPREVIOUS keeps logging in', async () => {
+      const { base, arn } = await setUp();
+      const clone = `${base.username}_clone`;
+      await service.rotate(alternatingUsers, arn, { twice: true });
+      const first = await service.value(arn, 'AWSCURRENT');
+      expect(first).toMatchObject({ username: clone, dbname: appDb });
+      expect(await mongoCanLogIn(server, login(first))).toBe(true);
+      expect(await mongoCanLogIn(server, login(await service.value(arn, 'AWSPREVIOUS')))).toBe(
+        true,
+      );
+
+      await service.rotate(alternatingUsers, arn);
+      const second = await service.value(arn, 'AWSCURRENT');
+      expect(second.username).toBe(base.username);
+      expect(await mongoCanLogIn(server, login(second))).toBe(true);
+      expect(await mongoCanLogIn(server, base)).toBe(false);
+      expect(await mongoCanLogIn(server, login(await service.value(arn, 'AWSPREVIOUS')))).toBe(
+        true,
+      );
+
+      await service.rotate(alternatingUsers, arn);
+      expect(await mongoCanLogIn(server, login(first))).toBe(false);
+      expect(await mongoCanLogIn(server, login(await service.value(arn, 'AWSCURRENT')))).toBe(true);
+    });
+
+    it("re-syncs the clone's roles with the base user's on every rotation (read back with usersInfo)", async () => {
+      const { base, arn } = await setUp();
+      const clone = `${base.username}_clone`;
+      await service.rotate(alternatingUsers, arn);
+      expect(await mongoRoles(server, clone, appDb)).toEqual(
+        await mongoRoles(server, base.username, appDb),
+      );
+      if (!server.supportsRoles) return; // FerretDB 1.x stores no roles: both lists are empty.
+
+      // The base user gains a role and the clone is tampered with; the next rotations repair it.
+      await mongoCommand(server, admin, appDb, {
+        grantRolesToUser: base.username,
+        roles: [{ role: 'readWrite', db: 'other' }],
+      });
+      await mongoCommand(server, admin, appDb, {
+        grantRolesToUser: clone,
+        roles: [{ role: 'dbAdmin', db: appDb }],
+      });
+      await service.rotate(alternatingUsers, arn);
+      const want = await mongoRoles(server, base.username, appDb);
+      expect(want).toContain('readWrite@other');
+      expect(await mongoRoles(server, clone, appDb)).toEqual(want);
+    });
+
+    it('runs testSecret alone (RotateImmediately=false)', async () => {
+      const { base, arn } = await setUp();
+      await service.testOnly(alternatingUsers, arn);
+      expect(await mongoCanLogIn(server, base)).toBe(true);
+    });
+  });
+});

@@ -1,0 +1,114 @@
+import type { ConnectionSettings } from '../../shared/engines/engine';
+import { clientOptions, differences, isDocumentDb, mongodb } from '../../shared/engines/mongodb';
+import { parseDatabaseSecret } from '../../shared/secrets/database-secret';
+
+const settings = (overrides: Partial<ConnectionSettings> = {}): ConnectionSettings => ({
+  host: 'db.example.com',
+  port: 27017,
+  username: 'app',
+  password: 'pw',
+  database: 'admin',
+  tls: 'verify-full',
+  connectTimeoutMs: 5000,
+  flavor: 'mongo',
+  parameters: {},
+  ...overrides,
+});
+
+describe('MongoDB connection options', () => {
+  it('passes credentials through the driver, verifies TLS and fails fast', () => {
+    const options = clientOptions(
+      settings({ username: `we"ird$.user'\\`, password: 'p@ss:/word%', database: 'appdb' }),
+    );
+    expect(options).toMatchObject({
+      auth: { username: `we"ird$.user'\\`, password: 'p@ss:/word%' },
+      authSource: 'appdb',
+      tls: true,
+      tlsAllowInvalidHostnames: false,
+      serverSelectionTimeoutMS: 5000,
+      connectTimeoutMS: 5000,
+      directConnection: true,
+      retryWrites: true,
+    });
+    expect(options.ca?.length).toBeGreaterThan(100);
+  });
+
+  it('uses DocumentDB settings for engine "docdb" or a DocumentDB endpoint', () => {
+    expect(clientOptions(settings({ flavor: 'docdb' })).retryWrites).toBe(false);
+    expect(isDocumentDb(settings({ host: 'c.cluster-abc.eu-west-1.docdb.amazonaws.com' }))).toBe(
+      true,
+    );
+    expect(isDocumentDb(settings())).toBe(false);
+  });
+
+  it('joins a replica set when the secret names one, and skips host-name checks only for verify-ca', () => {
+    expect(clientOptions(settings({ parameters: { replicaSet: 'rs0' } }))).toMatchObject({
+      replicaSet: 'rs0',
+    });
+    expect(clientOptions(settings({ parameters: { replicaSet: 'rs0' } }))).not.toHaveProperty(
+      'directConnection',
+    );
+    expect(clientOptions(settings({ tls: 'verify-ca' })).tlsAllowInvalidHostnames).toBe(true);
+    expect(clientOptions(settings({ tls: 'disable' }))).toMatchObject({ tls: false });
+    expect(clientOptions(settings({ tls: 'disable' }))).not.toHaveProperty('ca');
+  });
+
+  it('refuses a host that would change the connection string', async () => {
+    await expect(
+      mongodb.connect(settings({ host: 'evil@other.example/?authSource=x' })),
+    ).rejects.toMatchObject({
+      name: 'DatabaseUnreachableError',
+      message: expect.stringContaining('not a host name'),
+    });
+  });
+
+  it('reads the replicaSet key from the secret', () => {
+    const secret = parseDatabaseSecret(
+      JSON.stringify({
+        engine: 'mongo',
+        host: 'h',
+        username: 'u',
+        password: 'p',
+        replicaSet: 'rs0',
+      }),
+      { secretId: 's', label: 'AWSCURRENT' },
+      mongodb,
+    );
+    expect(secret).toMatchObject({ port: 27017, parameters: { replicaSet: 'rs0' } });
+    expect(() =>
+      parseDatabaseSecret(
+        JSON.stringify({ engine: 'mongo', host: 'h', username: 'u', password: 'p', replicaSet: 3 }),
+        { secretId: 's', label: 'AWSCURRENT' },
+        mongodb,
+      ),
+    ).toThrow(/"replicaSet" must be a string/);
+  });
+});
+
+describe('clone differences', () => {
+  const user = (roles: object[], restrictions: object[] = []) => ({
+    roles,
+    authenticationRestrictions: restrictions,
+    mechanisms: undefined,
+  });
+
+  it('needs nothing when roles match in any order', () => {
+    const base = user([
+      { role: 'read', db: 'a' },
+      { db: 'b', role: 'readWrite' },
+    ]);
+    const clone = user([
+      { role: 'readWrite', db: 'b' },
+      { role: 'read', db: 'a' },
+    ]);
+    expect(differences(base, clone)).toEqual({});
+  });
+
+  it("sets the base user's roles and restrictions when they differ", () => {
+    const base = user([{ role: 'readWrite', db: 'app' }], [{ clientSource: ['10.0.0.0/8'] }]);
+    expect(differences(base, user([{ role: 'root', db: 'admin' }]))).toEqual({
+      roles: [{ role: 'readWrite', db: 'app' }],
+      authenticationRestrictions: [{ clientSource: ['10.0.0.0/8'] }],
+    });
+  });
+});
