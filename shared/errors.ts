@@ -18,6 +18,9 @@ export class InvalidEventError extends RotationError {}
 /** The event's `Step` is none of the four steps. */
 export class UnknownStepError extends RotationError {}
 
+/** The event's SecretId names no secret this function can see. */
+export class SecretNotFoundError extends RotationError {}
+
 /** The secret has rotation explicitly disabled. */
 export class RotationDisabledError extends RotationError {}
 

@@ -1,12 +1,13 @@
 import {
   DescribeSecretCommand,
+  type DescribeSecretCommandOutput,
   GetSecretValueCommand,
   PutSecretValueCommand,
   ResourceNotFoundException,
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
-import { SecretValueError } from '../errors';
+import { SecretNotFoundError, SecretValueError } from '../errors';
 
 /** What the rotation needs to know of a secret. */
 export interface SecretMetadata {
@@ -49,7 +50,17 @@ export class SecretsManagerPort {
   }
 
   public async describe(secretId: string): Promise<SecretMetadata> {
-    const out = await this.client.send(new DescribeSecretCommand({ SecretId: secretId }));
+    let out: DescribeSecretCommandOutput;
+    try {
+      out = await this.client.send(new DescribeSecretCommand({ SecretId: secretId }));
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException) {
+        throw new SecretNotFoundError(`Secret ${secretId} (the event's SecretId) does not exist`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
     return {
       arn: out.ARN ?? secretId,
       rotationEnabled: out.RotationEnabled,

@@ -1,7 +1,18 @@
 import type { TestEnvironment } from './environment';
 
 /** Settings a test may change; reset before each handler environment is applied. */
-const VARIABLES = ['EXCLUDE_CHARACTERS', 'TLS_MODE', 'NODE_EXTRA_CA_CERTS', 'PASSWORD_LENGTH'];
+const VARIABLES = [
+  'EXCLUDE_CHARACTERS',
+  'EXCLUDE_NUMBERS',
+  'EXCLUDE_PUNCTUATION',
+  'EXCLUDE_UPPERCASE',
+  'EXCLUDE_LOWERCASE',
+  'REQUIRE_EACH_INCLUDED_TYPE',
+  'PASSWORD_LENGTH',
+  'TLS_MODE',
+  'DB_CONNECT_TIMEOUT_SECONDS',
+  'NODE_EXTRA_CA_CERTS',
+];
 
 /**
  * Sets the environment the bundled handlers read, as Lambda would: the Secrets Manager endpoint,

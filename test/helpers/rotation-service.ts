@@ -85,19 +85,15 @@ export class RotationService {
   }
 
   /** Invokes one step; the handler's output and any error are appended to the run's log capture. */
-  public async invoke(
-    handler: Handler,
-    step: string,
-    secretId: string,
-    token: string,
-  ): Promise<void> {
-    const run = await captureOutput(() =>
-      handler({ Step: step, SecretId: secretId, ClientRequestToken: token }),
-    );
-    const error =
-      run.error instanceof Error
-        ? `${run.error.name}: ${run.error.message}\n${run.error.stack}\n`
-        : '';
+  public invoke(handler: Handler, step: string, secretId: string, token: string): Promise<void> {
+    return this.invokeEvent(handler, { Step: step, SecretId: secretId, ClientRequestToken: token });
+  }
+
+  /** Invokes the handler with any event, capturing its output like `invoke`. */
+  public async invokeEvent(handler: Handler, event: unknown): Promise<void> {
+    const run = await captureOutput(() => handler(event));
+    const failure = run.error as { name?: string; message?: string; stack?: string } | undefined;
+    const error = failure ? `${failure.name}: ${failure.message}\n${failure.stack}\n` : '';
     appendFileSync(this.logFile, `${run.output}${error}`);
     if (run.error) throw run.error;
   }

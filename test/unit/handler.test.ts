@@ -604,3 +604,16 @@ describe('edge cases', () => {
     });
   });
 });
+
+describe('a SecretId that names no secret', () => {
+  it('fails with SecretNotFoundError naming it', async () => {
+    await expect(
+      step(singleUser, 'createSecret', 'arn:aws:secretsmanager:us-east-1:1:secret:gone'),
+    ).rejects.toMatchObject({
+      name: 'SecretNotFoundError',
+      message: expect.stringContaining(
+        "arn:aws:secretsmanager:us-east-1:1:secret:gone (the event's SecretId)",
+      ),
+    });
+  });
+});
