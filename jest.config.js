@@ -9,6 +9,8 @@ module.exports = {
       testMatch: ['<rootDir>/test/unit/**/*.test.ts'],
       transform,
       testEnvironment: 'node',
+      globalSetup: '<rootDir>/test/helpers/leak/unit-global-setup.ts',
+      globalTeardown: '<rootDir>/test/helpers/leak/unit-global-teardown.ts',
     },
     {
       displayName: 'integration',

@@ -1,3 +1,5 @@
+import { recordOutput } from './leak/capture-dir';
+
 /** Collects everything written to stdout and stderr while `work` runs (the logger's output). */
 export async function captureOutput<T>(
   work: () => Promise<T>,
@@ -15,10 +17,13 @@ export async function captureOutput<T>(
     const result = await work();
     return { result, output: chunks.join('') };
   } catch (error) {
+    const { name, message, stack } = error as { name?: string; message?: string; stack?: string };
+    chunks.push(`${name}: ${message}\n${stack}\n`);
     return { error, output: chunks.join('') };
   } finally {
     streams.forEach((s, i) => {
       s.write = originals[i] as typeof s.write;
     });
+    recordOutput(chunks.join(''));
   }
 }

@@ -7,6 +7,7 @@ import {
   UpdateSecretVersionStageCommand,
 } from '@aws-sdk/client-secrets-manager';
 import { mockClient } from 'aws-sdk-client-mock';
+import { recordPassword } from './leak/capture-dir';
 
 interface Version {
   value: string | undefined;
@@ -68,6 +69,7 @@ export class FakeSecretsManager {
         if (existing?.value !== undefined && existing.value !== SecretString)
           throw new Error('ResourceExistsException');
         for (const stage of VersionStages ?? []) this.detach(secret, stage);
+        remember(SecretString);
         secret.versions.set(id, {
           value: SecretString,
           stages: [...new Set([...(existing?.stages ?? []), ...(VersionStages ?? [])])],
@@ -116,6 +118,7 @@ export class FakeSecretsManager {
   public putPending(secretId: string, token: string, value: unknown): void {
     const secret = this.get(secretId);
     this.detach(secret, 'AWSPENDING');
+    remember(JSON.stringify(value));
     secret.versions.set(token, { value: JSON.stringify(value), stages: ['AWSPENDING'] });
   }
 
@@ -127,6 +130,7 @@ export class FakeSecretsManager {
       rotationEnabled: options.rotationEnabled ?? true,
       versions: new Map(),
     };
+    remember(JSON.stringify(value));
     secret.versions.set(`initial-${name}`, {
       value: JSON.stringify(value),
       stages: ['AWSCURRENT'],
@@ -168,5 +172,14 @@ export class FakeSecretsManager {
 
   private detach(secret: Secret, stage: string): void {
     for (const v of secret.versions.values()) v.stages = v.stages.filter((s) => s !== stage);
+  }
+}
+
+/** Records the password of a value the fake stores, for the unit run's leak scan. */
+function remember(value: string | undefined): void {
+  try {
+    recordPassword((JSON.parse(value ?? 'null') as { password?: unknown } | null)?.password);
+  } catch {
+    // Not JSON: nothing to remember.
   }
 }

@@ -92,9 +92,7 @@ export class RotationService {
   /** Invokes the handler with any event, capturing its output like `invoke`. */
   public async invokeEvent(handler: Handler, event: unknown): Promise<void> {
     const run = await captureOutput(() => handler(event));
-    const failure = run.error as { name?: string; message?: string; stack?: string } | undefined;
-    const error = failure ? `${failure.name}: ${failure.message}\n${failure.stack}\n` : '';
-    appendFileSync(this.logFile, `${run.output}${error}`);
+    appendFileSync(this.logFile, run.output);
     if (run.error) throw run.error;
   }
 

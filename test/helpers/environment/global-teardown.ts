@@ -14,9 +14,13 @@ export default async function globalTeardown(): Promise<void> {
     if (process.env[ENVIRONMENT_VARIABLE]) {
       const env = readEnvironment();
       const passwords = await passwordsInSecretsManager(env.secretsManagerEndpoint);
+      // The servers' own administrator passwords existed during the run too.
+      for (const server of env.postgres) passwords.add(server.superuserPassword);
+      for (const server of env.mysql) passwords.add(server.rootPassword);
+      for (const server of env.mongodb) passwords.add(server.adminPassword);
       const leaks = scanForLeaks(join(env.runDir, 'captured-logs'), passwords);
       process.stdout.write(
-        `\nLeak scan: ${passwords.size} passwords from Secrets Manager searched for in the captured function output: ${leaks.length} found\n`,
+        `\nLeak scan: ${passwords.size} passwords (every secret version in Secrets Manager, masters included, and the servers' administrators) searched for in the captured function output: ${leaks.length} found\n`,
       );
       if (leaks.length > 0) {
         throw new Error(
