@@ -2,6 +2,7 @@ import {
   DescribeSecretCommand,
   type DescribeSecretCommandOutput,
   GetSecretValueCommand,
+  InvalidParameterException,
   PutSecretValueCommand,
   ResourceNotFoundException,
   SecretsManagerClient,
@@ -131,13 +132,23 @@ export class SecretsManagerPort {
     );
   }
 
+  /**
+   * Takes a label off a version. A label that is already gone counts as removed: Secrets Manager
+   * also clears AWSPENDING itself once a rotation completes, and may have done so first.
+   */
   public async removeStage(secretId: string, stage: string, versionId: string): Promise<void> {
-    await this.client.send(
-      new UpdateSecretVersionStageCommand({
-        SecretId: secretId,
-        VersionStage: stage,
-        RemoveFromVersionId: versionId,
-      }),
-    );
+    try {
+      await this.client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: secretId,
+          VersionStage: stage,
+          RemoveFromVersionId: versionId,
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof InvalidParameterException)) throw error;
+      const now = await this.describe(secretId);
+      if (now.versions.get(versionId)?.includes(stage)) throw error;
+    }
   }
 }

@@ -1,6 +1,7 @@
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
+  InvalidParameterException,
   PutSecretValueCommand,
   ResourceNotFoundException,
   SecretsManagerClient,
@@ -96,8 +97,12 @@ export class FakeSecretsManager {
     const secret = this.get(secretId);
     if (move.removeFrom) {
       const from = secret.versions.get(move.removeFrom);
-      if (!from?.stages.includes(stage))
-        throw new Error(`InvalidParameterException: ${stage} not on ${move.removeFrom}`);
+      if (!from?.stages.includes(stage)) {
+        throw new InvalidParameterException({
+          message: `${stage} not on ${move.removeFrom}`,
+          $metadata: {},
+        });
+      }
       from.stages = from.stages.filter((s) => s !== stage);
     }
     if (move.moveTo) {

@@ -617,3 +617,25 @@ describe('a SecretId that names no secret', () => {
     });
   });
 });
+
+describe('finishSecret when Secrets Manager already cleared AWSPENDING', () => {
+  it('treats the label as removed', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    for (const s of ['createSecret', 'setSecret', 'testSecret']) await step(singleUser, s, arn);
+    const { UpdateSecretVersionStageCommand } = await import('@aws-sdk/client-secrets-manager');
+    // The service takes AWSPENDING off the version as AWSCURRENT moves onto it.
+    sm.mock
+      .on(UpdateSecretVersionStageCommand, { VersionStage: 'AWSCURRENT' })
+      .callsFake(({ SecretId, MoveToVersionId, RemoveFromVersionId }) => {
+        sm.updateStage(SecretId, 'AWSCURRENT', {
+          moveTo: MoveToVersionId,
+          removeFrom: RemoveFromVersionId,
+        });
+        sm.updateStage(SecretId, 'AWSPENDING', { removeFrom: MoveToVersionId });
+        return {};
+      });
+    await step(singleUser, 'finishSecret', arn);
+    expect(sm.stages(arn)).toEqual({ 'initial-app': ['AWSPREVIOUS'], [TOKEN]: ['AWSCURRENT'] });
+  });
+});
