@@ -30,6 +30,12 @@ export class VersionNotFoundError extends RotationError {}
 /** The event's token is a version of the secret but not labelled AWSPENDING. */
 export class VersionNotPendingError extends RotationError {}
 
+/**
+ * A rotation was asked to start (the local runner's `StartRotation`), but another version of the
+ * secret is already labelled AWSPENDING: a rotation is in progress or stuck. Names that version.
+ */
+export class RotationInProgressError extends RotationError {}
+
 /** A version the step needs has no value (AWSCURRENT missing, AWSPENDING not created yet). */
 export class SecretVersionMissingError extends RotationError {}
 

@@ -46,7 +46,78 @@ export interface DatabaseSession {
    * brings the clone's privileges level with the base user's, on every call.
    */
   applyAlternatingUsers(change: AlternatingUsersChange): Promise<void>;
+  /**
+   * Read-only checks for `rotation-lambdas preflight`: what the server is, how this connection is
+   * secured, and whether this session's user may do its part of a rotation. Must change nothing
+   * on the server. Optional: preflight reports "not checked" for an adapter without it.
+   */
+  inspect?(request: InspectionRequest): Promise<SessionInspection>;
   close(): Promise<void>;
+}
+
+/**
+ * What preflight asks a session: `login` for the connection only (server, TLS, writable), `self`
+ * for single-user (the session's user will change its own password), `master` for alternating
+ * users (the session's user will create and alter the clone).
+ */
+export type InspectionRequest =
+  | { role: 'login' }
+  | { role: 'self' }
+  | {
+      role: 'master';
+      baseUsername: string;
+      cloneUsername: string;
+      /** The users' database from the secret (`dbname`): MongoDB's authentication database. */
+      database: string | undefined;
+    };
+
+/** `unknown`: the server does not say, or does not enforce it (FerretDB's roles). */
+export type FindingStatus = 'pass' | 'warn' | 'fail' | 'info' | 'unknown';
+
+/** One check's result, in words an operator can act on. Never holds a password. */
+export interface Finding {
+  /** Short name of what was checked, e.g. `privileges`, `clone name`, `writable`. */
+  check: string;
+  status: FindingStatus;
+  detail: string;
+}
+
+/** The TLS of one connection, as the driver or a probe saw it. */
+export interface TlsDetails {
+  /** e.g. `TLSv1.3`. */
+  protocol: string | undefined;
+  cipher: string | undefined;
+  /** The server certificate's subject and issuer, as `CN=…, O=…`. */
+  subject: string | undefined;
+  issuer: string | undefined;
+  subjectAltNames: string | undefined;
+  /** ISO 8601. */
+  validTo: string | undefined;
+  /** Where these details come from: `driver`, `server` (a status view) or `probe` (a separate connection). */
+  source: 'driver' | 'server' | 'probe';
+}
+
+/** A server's own password rules, when it has and shows any (MySQL's validate_password, …). */
+export interface ServerPasswordRules {
+  /** Where the rules come from, e.g. `validate_password`. */
+  source: string;
+  minLength: number;
+  minLowercase: number;
+  minUppercase: number;
+  minDigits: number;
+  minSpecial: number;
+}
+
+/** What {@link DatabaseSession.inspect} found. */
+export interface SessionInspection {
+  /** The server's product and version, e.g. `PostgreSQL 17.10`. */
+  server: string;
+  /** This connection's TLS; `undefined` when it is plain text. */
+  tls: TlsDetails | undefined;
+  /** The server's real limit on user names, when it can be read (PostgreSQL's max_identifier_length). */
+  usernameLimit: UsernameLimit | undefined;
+  passwordRules: ServerPasswordRules | undefined;
+  findings: Finding[];
 }
 
 export interface UsernameLimit {

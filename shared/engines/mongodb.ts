@@ -11,7 +11,10 @@ import type {
   ConnectionSettings,
   DatabaseEngine,
   DatabaseSession,
+  InspectionRequest,
+  SessionInspection,
 } from './engine';
+import { inspectMongo } from './mongodb-inspect';
 import { isTlsError, tlsOptions } from './tls';
 
 /** MongoDB and Amazon DocumentDB through the `mongodb` driver. */
@@ -46,7 +49,12 @@ export function clientOptions(settings: ConnectionSettings) {
     authSource: settings.database ?? 'admin',
     tls: tls !== undefined,
     ...(tls
-      ? { ca: tls.ca as string[], tlsAllowInvalidHostnames: settings.tls === 'verify-ca' }
+      ? {
+          ca: tls.ca as string[],
+          // The shared context: without it every connection builds one from `ca` (tls.ts).
+          secureContext: tls.secureContext,
+          tlsAllowInvalidHostnames: settings.tls === 'verify-ca',
+        }
       : {}),
     // Fail well inside the Lambda's time limit, and say the server was unreachable.
     serverSelectionTimeoutMS: settings.connectTimeoutMs,
@@ -174,6 +182,11 @@ class MongoSession implements DatabaseSession {
       { updateUser: change.baseUsername, pwd: change.password },
       'updateUser',
     );
+  }
+
+  /** Preflight's read-only checks (mongodb-inspect.ts). */
+  public inspect(request: InspectionRequest): Promise<SessionInspection> {
+    return inspectMongo(this.client, this.settings, request, isDocumentDb(this.settings));
   }
 
   public async close(): Promise<void> {

@@ -13,8 +13,11 @@ import type {
   ConnectionSettings,
   DatabaseEngine,
   DatabaseSession,
+  InspectionRequest,
+  SessionInspection,
 } from './engine';
 import { grantSyncStatements, parseGrants } from './mysql-grants';
+import { inspectMysql } from './mysql-inspect';
 import { isTlsError, tlsOptions } from './tls';
 
 /** The server's own account of what it is, from `SELECT VERSION()`. */
@@ -150,13 +153,7 @@ async function connectMysql(settings: ConnectionSettings): Promise<DatabaseSessi
       password: settings.password,
       database: settings.database,
       connectTimeout: settings.connectTimeoutMs,
-      ssl: tls
-        ? {
-            ca: tls.ca as string[],
-            rejectUnauthorized: true,
-            verifyIdentity: settings.tls === 'verify-full',
-          }
-        : undefined,
+      ssl: tls ? mysqlSsl(tls.ca as string[], settings.tls === 'verify-full') : undefined,
       multipleStatements: false,
       supportBigNumbers: true,
     });
@@ -175,6 +172,26 @@ async function connectMysql(settings: ConnectionSettings): Promise<DatabaseSessi
     throw error;
   }
   return session;
+}
+
+const sslObjects = new WeakMap<string[], Map<boolean, object>>();
+
+/**
+ * mysql2 keeps the TLS context it builds for an `ssl` object and reuses it for the same object,
+ * so the same trust list and mode always get the same object (see trustedContext in tls.ts).
+ */
+function mysqlSsl(ca: string[], verifyIdentity: boolean): object {
+  let byMode = sslObjects.get(ca);
+  if (!byMode) {
+    byMode = new Map();
+    sslObjects.set(ca, byMode);
+  }
+  let ssl = byMode.get(verifyIdentity);
+  if (!ssl) {
+    ssl = { ca, rejectUnauthorized: true, verifyIdentity };
+    byMode.set(verifyIdentity, ssl);
+  }
+  return ssl;
 }
 
 function classifyConnectError(error: unknown, settings: ConnectionSettings): RotationError {
@@ -279,6 +296,18 @@ class MysqlSession implements DatabaseSession {
         'ALTER USER',
       );
     }
+  }
+
+  /** Preflight's read-only checks (mysql-inspect.ts). */
+  public async inspect(request: InspectionRequest): Promise<SessionInspection> {
+    const info = await this.server();
+    const socket = (this.connection as unknown as { connection?: { stream?: unknown } }).connection
+      ?.stream;
+    return inspectMysql(
+      this,
+      { socket, settings: this.settings, info, usernameMax: maxUsernameLength(info) },
+      request,
+    );
   }
 
   public async close(): Promise<void> {

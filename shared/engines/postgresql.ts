@@ -1,6 +1,6 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes } from 'node:crypto';
 import saslprep from '@mongodb-js/saslprep';
-import { Client, DatabaseError, escapeIdentifier, escapeLiteral } from 'pg';
+import { Client, DatabaseError, escapeIdentifier, escapeLiteral, type QueryResult } from 'pg';
 import {
   CredentialsRejectedError,
   DatabaseStatementError,
@@ -13,7 +13,10 @@ import type {
   ConnectionSettings,
   DatabaseEngine,
   DatabaseSession,
+  InspectionRequest,
+  SessionInspection,
 } from './engine';
+import { inspectPostgres } from './postgresql-inspect';
 import { isTlsError, tlsOptions } from './tls';
 
 /** PostgreSQL and Aurora PostgreSQL through `pg`. */
@@ -42,6 +45,11 @@ async function connectPostgres(settings: ConnectionSettings): Promise<DatabaseSe
     // A step must never hang on a lock until Lambda kills it mid-statement.
     statement_timeout: 15_000,
     lock_timeout: 10_000,
+    // A session whose client vanished mid-transaction (a connection lost without the server
+    // being told, a frozen or killed Lambda) would otherwise hold its locks on the roles until TCP
+    // keepalive notices, hours later, and every retry would hit lock_timeout. The server ends such
+    // a session after this long, shorter than lock_timeout, so a retry waits it out.
+    idle_in_transaction_session_timeout: 5_000,
   });
   // An idle client that loses its socket emits 'error'; without a listener that would crash.
   client.on('error', () => undefined);
@@ -142,33 +150,45 @@ class PostgresSession implements DatabaseSession {
     }
   }
 
+  /** Preflight's read-only checks (postgresql-inspect.ts). */
+  public inspect(request: InspectionRequest): Promise<SessionInspection> {
+    return inspectPostgres(this.client, this.settings, request);
+  }
+
   public async close(): Promise<void> {
     await this.client.end().catch(() => undefined);
   }
 
   private async roleExists(name: string): Promise<boolean> {
-    const result = await this.client.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [name]);
+    const result = await this.run('SELECT 1 FROM pg_roles WHERE rolname = $1', undefined, [name]);
     return result.rowCount === 1;
   }
 
   private async isMember(member: string, role: string): Promise<boolean> {
-    const result = await this.client.query(
+    const result = await this.run(
       `SELECT 1 FROM pg_auth_members m
          JOIN pg_roles r ON r.oid = m.roleid
          JOIN pg_roles u ON u.oid = m.member
         WHERE r.rolname = $1 AND u.rolname = $2`,
+      undefined,
       [role, member],
     );
     return (result.rowCount ?? 0) > 0;
   }
 
   /**
-   * Runs a statement. The statement text is never put in an error: it may hold a password
-   * verifier. A privilege error gets the hint PostgreSQL 16's stricter rules call for.
+   * Runs a statement, with `values` for its `$n` parameters. The statement text is never put in
+   * an error: it may hold a password verifier. A privilege error gets the hint PostgreSQL 16's
+   * stricter rules call for; a lost connection is a DatabaseUnreachableError, whichever statement
+   * it happens in.
    */
-  private async run(sql: string, change?: AlternatingUsersChange): Promise<void> {
+  private async run(
+    sql: string,
+    change?: AlternatingUsersChange,
+    values?: unknown[],
+  ): Promise<QueryResult> {
     try {
-      await this.client.query(sql);
+      return await this.client.query(sql, values);
     } catch (error) {
       const verb = sql.split(' ', 2).join(' ');
       if (error instanceof DatabaseError) {

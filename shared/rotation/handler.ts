@@ -3,6 +3,7 @@ import { loadConfig } from '../config';
 import type { DatabaseEngine } from '../engines/engine';
 import {
   RotationDisabledError,
+  RotationInProgressError,
   redactError,
   VersionNotFoundError,
   VersionNotPendingError,
@@ -83,6 +84,10 @@ async function runStep(
   port: SecretsManagerPort,
 ): Promise<StepOutcome> {
   const token = event.ClientRequestToken;
+  if (event.StartRotation && event.Step === 'createSecret' && !metadata.versions.has(token)) {
+    checkCanStart(metadata, token);
+    return createSecret(event, context, strategy, port, { starting: true });
+  }
   const stages = checkStages(metadata, token);
   if (stages.includes(AWSCURRENT)) {
     // The rotation already finished: every step is done. A finishSecret interrupted between its
@@ -124,17 +129,40 @@ export function checkStages(metadata: SecretMetadata, token: string): readonly s
 }
 
 /**
+ * The runner's start mode (`StartRotation` on createSecret, for a token that is not yet a version
+ * of the secret): what RotateSecret checks before it labels a new version AWSPENDING. The
+ * rotation may start only when no version other than AWSCURRENT's carries AWSPENDING, since
+ * storing the new version would move the label away from a rotation in progress. Everything
+ * else is checked as for any step.
+ */
+export function checkCanStart(metadata: SecretMetadata, token: string): void {
+  if (metadata.rotationEnabled === false) {
+    throw new RotationDisabledError(`Secret ${metadata.arn} is not enabled for rotation`);
+  }
+  const stuck = [...metadata.versions].find(
+    ([, stages]) => stages.includes(AWSPENDING) && !stages.includes(AWSCURRENT),
+  )?.[0];
+  if (stuck !== undefined) {
+    throw new RotationInProgressError(
+      `Secret ${metadata.arn} already has a rotation in progress: version ${stuck} is labelled AWSPENDING, so rotation ${token} was not started. Finish that rotation (rotate --resume) or remove its AWSPENDING label, then start again`,
+    );
+  }
+}
+
+/**
  * Stores the next version, labelled AWSPENDING, unless this token's pending version already has
  * a value. It copies every key of AWSCURRENT and changes only the password (and, for alternating
- * users, the username).
+ * users, the username). When `starting`, the token is not a version yet, so there is nothing to
+ * read back, and PutSecretValue creates the version with its label.
  */
 async function createSecret(
   event: RotationEvent,
   { engine, config, versions }: StepContext,
   strategy: RotationStrategy,
   port: SecretsManagerPort,
+  { starting = false } = {},
 ): Promise<StepOutcome> {
-  if (await versions.pending()) return 'pending-exists';
+  if (!starting && (await versions.pending())) return 'pending-exists';
   const current = await versions.current();
   const username = strategy.pendingUsername(current, engine, versions.secretId);
   const password = generatePassword(config.password);

@@ -116,20 +116,30 @@ export class SecretsManagerPort {
     );
   }
 
-  /** Moves AWSCURRENT to `token`; Secrets Manager labels the version it leaves AWSPREVIOUS. */
+  /**
+   * Moves AWSCURRENT to `token`; Secrets Manager labels the version it leaves AWSPREVIOUS. A move
+   * already made counts as made: when the answer to this call is lost, the SDK sends it again, and
+   * Secrets Manager refuses the second one because AWSCURRENT has left `fromVersionId`.
+   */
   public async moveCurrent(
     secretId: string,
     token: string,
     fromVersionId: string | undefined,
   ): Promise<void> {
-    await this.client.send(
-      new UpdateSecretVersionStageCommand({
-        SecretId: secretId,
-        VersionStage: AWSCURRENT,
-        MoveToVersionId: token,
-        RemoveFromVersionId: fromVersionId,
-      }),
-    );
+    try {
+      await this.client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: secretId,
+          VersionStage: AWSCURRENT,
+          MoveToVersionId: token,
+          RemoveFromVersionId: fromVersionId,
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof InvalidParameterException)) throw error;
+      const now = await this.describe(secretId);
+      if (!now.versions.get(token)?.includes(AWSCURRENT)) throw error;
+    }
   }
 
   /**

@@ -34,7 +34,8 @@ export const singleUser: RotationStrategy = {
     if (!session) {
       throw new NoWorkingCredentialsError(
         `None of the versions of secret ${versions.secretId} logs in as "${current.username}" (tried ${tried.join(', ')}), so its password cannot be changed. ` +
-          'The password was changed outside rotation: put the working password in the secret (PutSecretValue to AWSCURRENT) or set the database password to the AWSCURRENT value, then rotate again.' +
+          'The password was changed outside rotation, or an earlier rotation set it and its version then lost the AWSPENDING label before finishSecret (removed by hand, or moved by a new RotateSecret), so no label holds it; that version is still listed by `aws secretsmanager list-secret-version-ids --include-deprecated`. ' +
+          'Either way, put the working password in the secret (PutSecretValue to AWSCURRENT) or set the database password to the AWSCURRENT value, then rotate again.' +
           plainTextHint(current, config),
       );
     }

@@ -120,6 +120,8 @@ export interface LocalPostgresOptions {
   port: number;
   certificates: TestCertificates;
   runAs: ServerUser | undefined;
+  /** Extra postgresql.conf settings, e.g. `{ max_connections: '400' }` for the fleet benchmark. */
+  settings?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -138,7 +140,12 @@ export async function startLocalPostgres(
 
   const tls = await prepareServerDir(serverDir, options.certificates);
   await initCluster(options, dataDir, password, logFile);
-  await configureCluster(dataDir, { port, socketDir: join(serverDir, 'socket'), ...tls });
+  await configureCluster(dataDir, {
+    port,
+    socketDir: join(serverDir, 'socket'),
+    ...tls,
+    extra: options.settings ?? {},
+  });
 
   const server = await spawnLogged(
     join(options.build.binDir, 'postgres'),
@@ -224,7 +231,13 @@ async function initCluster(
 
 async function configureCluster(
   dataDir: string,
-  settings: { port: number; socketDir: string; certFile: string; keyFile: string },
+  settings: {
+    port: number;
+    socketDir: string;
+    certFile: string;
+    keyFile: string;
+    extra: Readonly<Record<string, string>>;
+  },
 ): Promise<void> {
   const quote = (value: string) => `'${value.replaceAll("'", "''")}'`;
   const lines = [
@@ -241,6 +254,7 @@ async function configureCluster(
     'fsync = off',
     'synchronous_commit = off',
     'full_page_writes = off',
+    ...Object.entries(settings.extra).map(([name, value]) => `${name} = ${quote(value)}`),
     '',
   ];
   await appendFile(join(dataDir, 'postgresql.conf'), lines.join('\n'));

