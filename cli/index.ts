@@ -193,6 +193,8 @@ export async function main(argv: string[]): Promise<number> {
 }
 
 if (require.main === module) {
+  // A closed pipe (`… | head`) must not stop a rotation half-way: carry on without output.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
   main(process.argv.slice(2)).then(
     (status) => {
       process.exitCode = status;

@@ -150,7 +150,10 @@ async function whoAmI(
 /** Set once servers may be running: stops them (once), also on Ctrl-C. */
 let cleanup: (() => Promise<void>) | undefined;
 
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+// A closed pipe (`npm run demo | head`) must not end the demo before it has stopped the servers.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
+
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   process.once(signal, () => {
     say(`\n${signal}: stopping`);
     void (cleanup?.() ?? Promise.resolve()).finally(() => process.exit(130));
