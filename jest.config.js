@@ -2,7 +2,11 @@
 const transform = { '^.+\\.ts$': ['@swc/jest'] };
 
 module.exports = {
-  reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
+  reporters: [
+    'default',
+    '<rootDir>/test/helpers/faults/matrix-reporter.js',
+    '<rootDir>/test/helpers/summary-reporter.js',
+  ],
   projects: [
     {
       displayName: 'unit',

@@ -1,0 +1,273 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type FaultHarness,
+  MAX_RETRIES,
+  type PointRun,
+  RotationRefusedError,
+  type Scenario,
+} from './harness';
+import { FLOWS, flowSteps, STEPS, type Step } from './points';
+import type { SecretValue, Strategy } from './targets';
+
+/** A password a person sets by hand; random, so it never matches a version by chance. */
+function handPassword(): string {
+  return `Hand-${randomUUID()}`;
+}
+
+/**
+ * What the function must say when no labelled version logs in: the error class, and words that
+ * say what happened and what to do.
+ */
+const NEEDS_A_PERSON: Record<Strategy, { name: string; says: RegExp[] }> = {
+  'single-user': {
+    name: 'NoWorkingCredentialsError',
+    says: [
+      /None of the versions of secret .* logs in/,
+      /changed outside rotation/,
+      /an earlier rotation set it and its version then lost the AWSPENDING label/,
+      /list-secret-version-ids --include-deprecated/,
+      /put the working password in the secret \(PutSecretValue to AWSCURRENT\)/,
+      /then rotate again/,
+    ],
+  },
+  'alternating-users': {
+    name: 'NoWorkingCredentialsError',
+    says: [
+      /The AWSCURRENT credentials of secret .* do not log in/,
+      /fix the password of .* or the secret, then rotate again/,
+    ],
+  },
+};
+
+/**
+ * setSecret where recovery needs a person: every attempt (the first and the service's retries)
+ * must fail with the error that says so, and change nothing: the labels stay where they were and
+ * the password that works (`working`, on the server) still works.
+ */
+async function expectPersonNeeded(
+  run: PointRun,
+  token: string,
+  working: SecretValue,
+  extra: (run: PointRun) => Promise<void> = async () => undefined,
+): Promise<void> {
+  const expected = NEEDS_A_PERSON[run.strategy];
+  const labelsBefore = await run.service.labels(run.arn);
+  for (let attempt = 1; attempt <= 1 + MAX_RETRIES; attempt++) {
+    const result = await run.invokeOnce('setSecret', token);
+    if (result.outcome !== 'failed') {
+      run.problems.push(`setSecret attempt ${attempt} ${result.outcome}: a person was needed`);
+      return;
+    }
+    const { name, message } = result.error;
+    if (name !== expected.name) {
+      run.problems.push(`setSecret attempt ${attempt} failed with ${name}, not ${expected.name}`);
+    }
+    for (const words of expected.says) {
+      if (!words.test(message)) {
+        run.problems.push(`setSecret's error does not say ${words}: "${message}"`);
+      }
+    }
+  }
+  const labelsAfter = await run.service.labels(run.arn);
+  if (JSON.stringify(labelsAfter) !== JSON.stringify(labelsBefore)) {
+    run.problems.push(
+      `the failing setSecret changed the labels: ${JSON.stringify(labelsBefore)} → ${JSON.stringify(labelsAfter)}`,
+    );
+  }
+  if (!(await run.target.canLogIn(working))) {
+    run.problems.push('the failing setSecret changed the password that worked');
+  }
+  await extra(run);
+}
+
+/** The scenario faults for one strategy, each run in a world of its own. */
+export function scenarios(harness: FaultHarness, strategy: Strategy): Scenario[] {
+  const list: Scenario[] = [];
+
+  // The same step invoked twice at once (two execution environments), in each rotation flow.
+  for (const flow of FLOWS.filter((f) => f !== 'test-alone')) {
+    for (const step of STEPS) {
+      list.push({
+        kind: 'concurrent-step',
+        label: `${flow} ${step}: invoked twice at once`,
+        run: async (run) => {
+          const token = await harness.startFlow(run, flow);
+          const steps = flowSteps(flow);
+          const at = steps.indexOf(step);
+          if (!(await run.driveSteps(steps.slice(0, at), token))) return;
+          const results = await Promise.all(
+            [run.borrow(), run.borrow()].map((environment) =>
+              run.invokeOnce(step, token, { environment }),
+            ),
+          );
+          await run.observe(`${step} invoked twice at once`);
+          if (!results.some((r) => r.outcome === 'succeeded')) {
+            if ((await run.drive(step, token)).outcome !== 'succeeded') return;
+          }
+          if (await run.driveSteps(steps.slice(at + 1), token))
+            await harness.finishFlow(run, flow, token);
+        },
+      });
+    }
+  }
+
+  // The password changed outside rotation, between two rotations.
+  if (strategy === 'single-user') {
+    list.push({
+      kind: 'changed-outside',
+      label: 'password set by hand to a new value: a person must act, and is told how',
+      run: async (run) => {
+        await run.cleanRotation();
+        const current = await run.valueAt('AWSCURRENT');
+        const hand = { ...current, password: handPassword() };
+        await run.target.setPasswordByHand(current, hand.password);
+        run.history.push('a person sets the password by hand');
+        run.checking = false;
+        const token = await run.requestRotation();
+        if ((await run.drive('createSecret', token)).outcome !== 'succeeded') return;
+        await expectPersonNeeded(run, token, hand);
+        await run.putCurrentByHand(hand);
+        run.checking = true;
+        await run.observe('the person’s fix');
+        if (await run.driveSteps(['setSecret', 'testSecret', 'finishSecret'], token))
+          await run.checkCompleted(token);
+      },
+    });
+    list.push({
+      kind: 'changed-outside',
+      label: 'password set back by hand to AWSPREVIOUS’s: the next rotation recovers alone',
+      run: async (run) => {
+        await run.cleanRotation();
+        const current = await run.valueAt('AWSCURRENT');
+        const previous = await run.valueAt('AWSPREVIOUS');
+        await run.target.setPasswordByHand(current, String(previous.password));
+        run.history.push('a person sets the password back to the previous one');
+        // Invariant 1 is broken by the person, not the function: checked again once setSecret ran.
+        run.checking = false;
+        const token = await run.requestRotation();
+        if (!(await run.driveSteps(['createSecret', 'setSecret'], token))) return;
+        run.checking = true;
+        await run.observe('setSecret');
+        if (await run.driveSteps(['testSecret', 'finishSecret'], token))
+          await run.checkCompleted(token);
+      },
+    });
+  } else {
+    list.push({
+      kind: 'changed-outside',
+      label: 'AWSCURRENT user’s password set by hand: a person must act, and is told how',
+      run: async (run) => {
+        await run.cleanRotation();
+        const current = await run.valueAt('AWSCURRENT');
+        const previous = await run.valueAt('AWSPREVIOUS');
+        const hand = { ...current, password: handPassword() };
+        await run.target.setPasswordByHand(current, hand.password);
+        run.history.push('a person sets the AWSCURRENT user’s password by hand');
+        run.checking = false;
+        const token = await run.requestRotation();
+        if ((await run.drive('createSecret', token)).outcome !== 'succeeded') return;
+        await expectPersonNeeded(run, token, hand, async () => {
+          if (!(await run.target.canLogIn(previous))) {
+            run.problems.push('the failing setSecret changed the other user’s password');
+          }
+        });
+        await run.putCurrentByHand(hand);
+        run.checking = true;
+        await run.observe('the person’s fix');
+        if (await run.driveSteps(['setSecret', 'testSecret', 'finishSecret'], token))
+          await run.checkCompleted(token);
+      },
+    });
+    list.push({
+      kind: 'changed-outside',
+      label: 'the other user’s password set by hand: the next rotation recovers alone',
+      run: async (run) => {
+        await run.cleanRotation();
+        const previous = await run.valueAt('AWSPREVIOUS');
+        await run.target.setPasswordByHand(previous, handPassword());
+        run.history.push('a person sets the AWSPREVIOUS user’s password by hand');
+        await run.cleanRotation();
+      },
+    });
+  }
+
+  // A leftover AWSPENDING from an earlier rotation that stopped after step k.
+  const stoppedAfter: Step[] = ['createSecret', 'setSecret', 'testSecret'];
+  for (const k of stoppedAfter) {
+    const before = STEPS.slice(0, STEPS.indexOf(k) + 1);
+    list.push({
+      kind: 'leftover-pending',
+      label: `rotation stopped after ${k}; a new RotateSecret is refused and the old rotation reattempted`,
+      run: async (run) => {
+        const first = await run.requestRotation();
+        if (!(await run.driveSteps(before, first))) return;
+        run.history.push(`the rotation stops after ${k}`);
+        try {
+          await run.requestRotation();
+          run.problems.push('RotateSecret was not refused with a rotation in progress');
+          return;
+        } catch (error) {
+          if (!(error instanceof RotationRefusedError)) throw error;
+          run.history.push('RotateSecret refused: a previous rotation isn’t complete');
+        }
+        // The service reattempts the rotation from its first step, with the same token.
+        if (await run.driveSteps(STEPS, first)) await run.checkCompleted(first);
+      },
+    });
+    const lockedOut = strategy === 'single-user' && k !== 'createSecret';
+    list.push({
+      kind: 'leftover-pending',
+      label: `rotation stopped after ${k}; a person removes its AWSPENDING and rotates again${lockedOut ? ': a person must act, and is told how' : ''}`,
+      run: async (run) => {
+        const first = await run.requestRotation();
+        if (!(await run.driveSteps(before, first))) return;
+        run.history.push(`the rotation stops after ${k}`);
+        const applied = await run.observer.value(first);
+        // As AWS's documentation of CancelRotateSecret tells a person to.
+        await run.removePending(first);
+        run.history.push('a person removes AWSPENDING from it');
+        if (!lockedOut) {
+          const second = await run.requestRotation();
+          if (await run.driveSteps(STEPS, second)) await run.checkCompleted(second);
+          return;
+        }
+        // Single-user after setSecret: the server has the old rotation's password, which no
+        // labelled version holds any more: the person's removal broke invariant 1.
+        if (!applied) throw new Error('the stopped rotation’s version has no value');
+        run.checking = false;
+        const second = await run.requestRotation();
+        if ((await run.drive('createSecret', second)).outcome !== 'succeeded') return;
+        await expectPersonNeeded(run, second, applied);
+        await run.putCurrentByHand(applied);
+        run.checking = true;
+        await run.observe('the person’s fix');
+        if (await run.driveSteps(['setSecret', 'testSecret', 'finishSecret'], second))
+          await run.checkCompleted(second);
+      },
+    });
+  }
+
+  // testSecret alone (RotateSecret with RotateImmediately=false).
+  list.push({
+    kind: 'test-alone',
+    label:
+      'testSecret alone, AWSPENDING holding a copy of AWSCURRENT (moto’s RotateImmediately=false)',
+    run: async (run) => {
+      await run.cleanRotation();
+      const token = await harness.startFlow(run, 'test-alone');
+      if (await run.driveSteps(['testSecret'], token))
+        await harness.finishFlow(run, 'test-alone', token);
+    },
+  });
+  list.push({
+    kind: 'test-alone',
+    label: 'testSecret alone, AWSPENDING without a value: AWSCURRENT is tested',
+    run: async (run) => {
+      // RotateSecret with RotateImmediately=true labels a new version without a value AWSPENDING.
+      const token = await run.requestRotation(true);
+      if (await run.driveSteps(['testSecret'], token))
+        await harness.finishFlow(run, 'test-alone', token);
+    },
+  });
+  return list;
+}

@@ -1,0 +1,299 @@
+import { escapeIdentifier, escapeLiteral } from 'pg';
+import type { DatabaseEngine } from '../../../shared/engines/engine';
+import { mongodb } from '../../../shared/engines/mongodb';
+import { mariadb as mariadbEngine, mysql as mysqlEngine } from '../../../shared/engines/mysql';
+import { postgresql } from '../../../shared/engines/postgresql';
+import type { MongoServer, MysqlServer, PostgresServer, TestEnvironment } from '../environment';
+import { mongoAdmin, mongoCanLogIn, mongoCommand } from '../mongo-client';
+import { lit, mysqlCanLogIn, mysqlRoot, mysqlRun } from '../mysql-client';
+import { canLogIn, createMasterAndBase, runAs, superuser, uniqueName } from '../postgres-client';
+import type { RotationService } from '../rotation-service';
+
+/** The two strategies every engine has a function for. */
+export const STRATEGIES = ['single-user', 'alternating-users'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+
+/** A secret value as stored: the JSON object. */
+export type SecretValue = Record<string, unknown>;
+
+/** The secrets of one fault point, naming the proxy's port as the database's. */
+export interface Fixture {
+  arn: string;
+  /** The user the rotation starts from (AWSCURRENT's username). */
+  username: string;
+  /** The master user, for alternating users. */
+  master?: string;
+}
+
+/**
+ * One function family on one real server: how to create the users and secrets a rotation needs,
+ * and how to check credentials directly against the server (never through the proxy).
+ */
+export interface FaultTarget {
+  /** The function family: `postgresql`, `mysql`, `mariadb` or `mongodb`. */
+  family: string;
+  /** The functions' engine adapter: only used to measure how many exchanges a login takes. */
+  engine: DatabaseEngine;
+  /** The server's name in the test environment, e.g. `postgresql-17`. */
+  serverName: string;
+  /** Where the proxy forwards to. */
+  upstream: { host: string; port: number };
+  caFile: string | undefined;
+  /** The bundle under dist/ for a strategy. */
+  functionName(strategy: Strategy): string;
+  /**
+   * Creates a fresh user (and for alternating users a master) on the server and their secrets in
+   * Secrets Manager, all naming 127.0.0.1:`port`.
+   */
+  setUp(strategy: Strategy, port: number, service: RotationService): Promise<Fixture>;
+  /** True when the secret's username and password log in to the real server; false if refused. */
+  canLogIn(value: SecretValue): Promise<boolean>;
+  /** Sets a user's password as an administrator would, outside rotation. */
+  setPasswordByHand(value: SecretValue, password: string): Promise<void>;
+  /** Removes the point's users once it is done, where leaving them would slow the server down. */
+  tearDown?(fixture: Fixture): Promise<void>;
+}
+
+const INITIAL_PASSWORD = 'Initial-password-1';
+
+/**
+ * The credentials of a secret value, for a check on the real server. The harness's own logins are
+ * in plain text (the servers accept it on 127.0.0.1): they check passwords, not TLS, and cost less.
+ */
+function secretLogin(value: SecretValue): { username: string; password: string; tls: false } {
+  return { username: String(value.username), password: String(value.password), tls: false };
+}
+
+/** PostgreSQL, as the postgresql-* functions see it. */
+export function postgresTarget(server: PostgresServer): FaultTarget {
+  const admin = { ...superuser(server), tls: false };
+  const secret = (port: number, username: string, password: string, extra: SecretValue = {}) => ({
+    engine: 'postgres',
+    host: '127.0.0.1',
+    port,
+    username,
+    password,
+    dbname: 'postgres',
+    ...extra,
+  });
+  return {
+    family: 'postgresql',
+    engine: postgresql,
+    serverName: server.name,
+    upstream: { host: server.host, port: server.port },
+    caFile: server.caFile,
+    functionName: (strategy) => `postgresql-${strategy}`,
+    async setUp(strategy, port, service) {
+      if (strategy === 'single-user') {
+        const username = uniqueName('fsu');
+        await runAs(
+          server,
+          admin,
+          `CREATE ROLE ${escapeIdentifier(username)} LOGIN PASSWORD ${escapeLiteral(INITIAL_PASSWORD)}`,
+        );
+        const arn = await service.createSecret(
+          uniqueName('fault'),
+          secret(port, username, INITIAL_PASSWORD),
+        );
+        return { arn, username };
+      }
+      const { master, base } = await createMasterAndBase(server, { prefix: 'f' });
+      const masterArn = await service.createSecret(
+        uniqueName('fault_master'),
+        secret(port, master.username, master.password),
+      );
+      const arn = await service.createSecret(
+        uniqueName('fault'),
+        secret(port, base.username, base.password, { masterarn: masterArn }),
+      );
+      return { arn, username: base.username };
+    },
+    canLogIn: (value) => canLogIn(server, secretLogin(value)),
+    async setPasswordByHand(value, password) {
+      await runAs(
+        server,
+        admin,
+        `ALTER ROLE ${escapeIdentifier(String(value.username))} PASSWORD ${escapeLiteral(password)}`,
+      );
+    },
+  };
+}
+
+/** A MariaDB server, as the `family`-* functions (mysql or mariadb) see it. */
+export function mysqlTarget(server: MysqlServer, family: 'mysql' | 'mariadb'): FaultTarget {
+  const root = { ...mysqlRoot(server), tls: false };
+  const secret = (port: number, username: string, password: string, extra: SecretValue = {}) => ({
+    engine: family,
+    host: '127.0.0.1',
+    port,
+    username,
+    password,
+    ...extra,
+  });
+  return {
+    family,
+    engine: family === 'mysql' ? mysqlEngine : mariadbEngine,
+    serverName: server.name,
+    upstream: { host: server.host, port: server.port },
+    caFile: server.caFile,
+    functionName: (strategy) => `${family}-${strategy}`,
+    async setUp(strategy, port, service) {
+      const username = uniqueName(strategy === 'single-user' ? 'fsu' : 'fapp');
+      await mysqlRun(
+        server,
+        root,
+        `CREATE USER ${lit(username)}@'%' IDENTIFIED BY ${lit(INITIAL_PASSWORD)}`,
+        `GRANT SELECT ON mysql.help_topic TO ${lit(username)}@'%'`,
+      );
+      if (strategy === 'single-user') {
+        const arn = await service.createSecret(
+          uniqueName('fault'),
+          secret(port, username, INITIAL_PASSWORD),
+        );
+        return { arn, username };
+      }
+      const master = { username: uniqueName('frotator'), password: 'Master-password-1' };
+      await mysqlRun(
+        server,
+        root,
+        `CREATE USER ${lit(master.username)}@'%' IDENTIFIED BY ${lit(master.password)}`,
+        `GRANT ALL PRIVILEGES ON *.* TO ${lit(master.username)}@'%' WITH GRANT OPTION`,
+      );
+      const masterArn = await service.createSecret(
+        uniqueName('fault_master'),
+        secret(port, master.username, master.password),
+      );
+      const arn = await service.createSecret(
+        uniqueName('fault'),
+        secret(port, username, INITIAL_PASSWORD, { masterarn: masterArn }),
+      );
+      return { arn, username };
+    },
+    canLogIn: (value) => mysqlCanLogIn(server, secretLogin(value)),
+    async setPasswordByHand(value, password) {
+      await mysqlRun(
+        server,
+        root,
+        `ALTER USER ${lit(String(value.username))}@'%' IDENTIFIED BY ${lit(password)}`,
+      );
+    },
+  };
+}
+
+/** A MongoDB-protocol server (FerretDB here), as the mongodb-* functions see it. */
+export function mongoTarget(server: MongoServer): FaultTarget {
+  const admin = { ...mongoAdmin(server), tls: false };
+  const appDb = 'faultdb';
+  const secret = (port: number, username: string, password: string, extra: SecretValue = {}) => ({
+    engine: 'mongo',
+    host: '127.0.0.1',
+    port,
+    username,
+    password,
+    dbname: appDb,
+    ...extra,
+  });
+  // FerretDB 1.x stores no roles; on MongoDB the users get what they need to rotate.
+  const roles = (...list: { role: string; db: string }[]) => (server.supportsRoles ? list : []);
+  return {
+    family: 'mongodb',
+    engine: mongodb,
+    serverName: server.name,
+    upstream: { host: server.host, port: server.port },
+    caFile: server.caFile,
+    functionName: (strategy) => `mongodb-${strategy}`,
+    async setUp(strategy, port, service) {
+      const username = uniqueName(strategy === 'single-user' ? 'fsu' : 'fapp');
+      if (strategy === 'single-user') {
+        await mongoCommand(server, admin, appDb, {
+          createUser: username,
+          pwd: INITIAL_PASSWORD,
+          roles: roles({ role: 'read', db: appDb }),
+        });
+        if (server.supportsRoles) {
+          const own = uniqueName('own_password');
+          await mongoCommand(server, admin, appDb, {
+            createRole: own,
+            privileges: [
+              { resource: { db: appDb, collection: '' }, actions: ['changeOwnPassword'] },
+            ],
+            roles: [],
+          });
+          await mongoCommand(server, admin, appDb, {
+            grantRolesToUser: username,
+            roles: [{ role: own, db: appDb }],
+          });
+        }
+        const arn = await service.createSecret(
+          uniqueName('fault'),
+          secret(port, username, INITIAL_PASSWORD),
+        );
+        return { arn, username };
+      }
+      const master = { username: uniqueName('frotator'), password: 'Master-password-1' };
+      await mongoCommand(server, admin, 'admin', {
+        createUser: master.username,
+        pwd: master.password,
+        roles: roles({ role: 'userAdminAnyDatabase', db: 'admin' }),
+      });
+      await mongoCommand(server, admin, appDb, {
+        createUser: username,
+        pwd: INITIAL_PASSWORD,
+        roles: roles({ role: 'read', db: appDb }),
+      });
+      const masterArn = await service.createSecret(
+        uniqueName('fault_master'),
+        secret(port, master.username, master.password, { dbname: 'admin' }),
+      );
+      const arn = await service.createSecret(
+        uniqueName('fault'),
+        secret(port, username, INITIAL_PASSWORD, { masterarn: masterArn }),
+      );
+      return { arn, username, master: master.username };
+    },
+    canLogIn: (value) =>
+      mongoCanLogIn(server, { ...secretLogin(value), database: String(value.dbname ?? 'admin') }),
+    // FerretDB 1.x on SQLite finds a user by reading every user: a thousand left behind make
+    // each login of the run slower.
+    async tearDown({ username, master }) {
+      const users = [
+        [appDb, username],
+        [appDb, `${username}_clone`],
+        ['admin', master],
+      ] as const;
+      for (const [db, user] of users) {
+        if (!user) continue;
+        await mongoCommand(server, admin, db, { dropUser: user }).catch(() => undefined);
+      }
+    },
+    async setPasswordByHand(value, password) {
+      await mongoCommand(server, admin, String(value.dbname ?? 'admin'), {
+        updateUser: String(value.username),
+        pwd: password,
+      });
+    },
+  };
+}
+
+/**
+ * The targets of the fault matrix: one server per engine (PostgreSQL 17, the MariaDB 10.11 that
+ * accepts plain text too, FerretDB 1.24), and every function family that exists for it. The
+ * mysql-* functions run against MariaDB, as in the MySQL suite (no MySQL server is started here).
+ */
+export function faultTargets(env: TestEnvironment): Record<string, FaultTarget[]> {
+  const find = <T extends { name: string }>(list: T[], name: string): T => {
+    const found = list.find((s) => s.name === name);
+    if (!found) {
+      throw new Error(
+        `The fault matrix needs server ${name}; the environment has ${list.map((s) => s.name).join(', ')}`,
+      );
+    }
+    return found;
+  };
+  const mariadb = find(env.mysql, 'mariadb-10.11');
+  return {
+    postgresql: [postgresTarget(find(env.postgres, 'postgresql-17'))],
+    mariadb: [mysqlTarget(mariadb, 'mariadb'), mysqlTarget(mariadb, 'mysql')],
+    mongodb: [mongoTarget(find(env.mongodb, 'ferretdb-1.24'))],
+  };
+}

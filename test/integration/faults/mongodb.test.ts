@@ -1,0 +1,4 @@
+import { defineFaultSuite } from '../../helpers/faults/suite';
+
+// Fault injection against FerretDB 1.24: see test/helpers/faults/ and README "Fault injection".
+defineFaultSuite('mongodb');
