@@ -119,7 +119,7 @@ export class DatabaseProxy {
     client.on('error', () => undefined);
     if (hooks.onConnect?.(record.connection) === 'refuse') {
       record.refused = true;
-      client.resetAndDestroy();
+      reset(client);
       return;
     }
     const upstream = connect(this.upstreamPort, this.upstreamHost);
@@ -142,7 +142,7 @@ export class DatabaseProxy {
     const sever = () => {
       if (closed || severed) return;
       severed = true;
-      client.resetAndDestroy();
+      reset(client);
       this.sockets.delete(client);
       this.sockets.delete(upstream);
       this.severed.add(upstream);
@@ -212,6 +212,17 @@ export class DatabaseProxy {
       }),
     );
   }
+}
+
+/**
+ * Resets a connection (RST), unless its graceful shutdown has begun (`end()`, which Node calls by
+ * itself once the peer's FIN arrives): a reset then fails with EINVAL and leaves the native handle
+ * open, and the process spins forever at exit waiting for it (the race js-libp2p's tcp transport
+ * guards against the same way, libp2p/js-libp2p#3597). Such a socket is closed normally instead.
+ */
+function reset(socket: Socket): void {
+  if (socket.writableEnded) socket.destroy();
+  else socket.resetAndDestroy();
 }
 
 function copy(connections: readonly ConnectionTrace[]): ConnectionTrace[] {

@@ -33,20 +33,21 @@ function table(rows) {
     if (!byFunction.has(key)) byFunction.set(key, new Map());
     byFunction.get(key).set(row.kind, row);
   }
-  const header = ['function on server', ...KINDS.map(([, short]) => short), 'total'];
+  const header = ['function on server', ...KINDS.map(([, short]) => short), 'total', 'collapsed'];
   const lines = [];
   const sum = { points: 0, passed: 0, failed: 0, notReached: 0, collapsed: 0 };
   for (const [name, kinds] of [...byFunction].sort(([a], [b]) => a.localeCompare(b))) {
-    const total = { points: 0, passed: 0 };
+    const total = { points: 0, passed: 0, collapsed: 0 };
     const cells = KINDS.map(([kind]) => {
       const r = kinds.get(kind);
       if (!r) return '-';
       total.points += r.points;
       total.passed += r.passed;
+      total.collapsed += r.collapsed;
       for (const k of Object.keys(sum)) sum[k] += r[k];
       return `${r.passed}/${r.points}`;
     });
-    lines.push([name, ...cells, `${total.passed}/${total.points}`]);
+    lines.push([name, ...cells, `${total.passed}/${total.points}`, String(total.collapsed)]);
   }
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i].length)));
   const format = (cells) =>
@@ -56,9 +57,11 @@ function table(rows) {
     `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`,
     ...lines.map(format),
     '',
-    `Cells: points passed / points run. ${sum.passed} of ${sum.points} points passed, ${sum.failed} failed, ` +
-      `${sum.notReached} not reached (the traced boundary did not occur in the faulted run); ` +
-      `${sum.collapsed} more collapsed onto equivalent points (each listed with the point it equals in the reports).`,
+    `Cells: points passed / points run. Collapsed: generated points not run because an equivalent point ran ` +
+      `(each is listed with the point it equals in the reports; a function whose traces equal another's on the ` +
+      `same server, as mysql-* and mariadb-* on MariaDB, has all its boundary points collapsed). ` +
+      `${sum.passed} of ${sum.points} points passed, ${sum.failed} failed, ` +
+      `${sum.notReached} not reached (the traced boundary did not occur in the faulted run); ${sum.collapsed} collapsed.`,
   ].join('\n');
 }
 
