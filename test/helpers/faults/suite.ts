@@ -164,7 +164,7 @@ async function boundaryMatrix(
     }
   };
   const shapeKey = (trace: FlowTrace) =>
-    `${strategy} ${trace.flow} ${trace.steps.map((s) => stepShape(s, trace.loginExchanges)).join(' | ')}`;
+    `${target.serverName} ${strategy} ${trace.flow} ${trace.steps.map((s) => stepShape(s, trace.loginExchanges)).join(' | ')}`;
 
   const points: BoundaryPoint[] = [];
   const sweeps: { trace: FlowTrace; action: AbsorbedAction }[] = [];

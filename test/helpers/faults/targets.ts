@@ -182,7 +182,10 @@ export function mysqlTarget(server: MysqlServer, family: 'mysql' | 'mariadb'): F
 
 /** A MongoDB-protocol server (FerretDB here), as the mongodb-* functions see it. */
 export function mongoTarget(server: MongoServer): FaultTarget {
-  const admin = { ...mongoAdmin(server), tls: false };
+  // Plain text where the server has a plain-text path (FerretDB's own port, or MongoDB's
+  // allowTLS), TLS otherwise: the harness's logins check passwords, not TLS.
+  const plain = server.plainPort !== undefined;
+  const admin = { ...mongoAdmin(server), tls: !plain };
   const appDb = 'faultdb';
   const secret = (port: number, username: string, password: string, extra: SecretValue = {}) => ({
     engine: 'mongo',
@@ -252,7 +255,11 @@ export function mongoTarget(server: MongoServer): FaultTarget {
       return { arn, username, master: master.username };
     },
     canLogIn: (value) =>
-      mongoCanLogIn(server, { ...secretLogin(value), database: String(value.dbname ?? 'admin') }),
+      mongoCanLogIn(server, {
+        ...secretLogin(value),
+        tls: !plain,
+        database: String(value.dbname ?? 'admin'),
+      }),
     // FerretDB 1.x on SQLite finds a user by reading every user: a thousand left behind make
     // each login of the run slower.
     async tearDown({ username, master }) {
@@ -275,25 +282,57 @@ export function mongoTarget(server: MongoServer): FaultTarget {
   };
 }
 
+/** A server's version as numbers, for ordering: `10.11.19-MariaDB-…` → [10, 11, 19], `v1.24.0` → [1, 24, 0]. */
+function versionNumbers(version: string): number[] {
+  return (version.match(/\d+(?:\.\d+)*/)?.[0] ?? '0').split('.').map(Number);
+}
+
+/** The server with the highest version, or `undefined` for none. */
+function newest<T extends { version: string }>(servers: readonly T[]): T | undefined {
+  const compare = (a: number[], b: number[]): number => {
+    for (let i = 0; i < Math.max(a.length, b.length); i++) {
+      const d = (a[i] ?? 0) - (b[i] ?? 0);
+      if (d !== 0) return d;
+    }
+    return 0;
+  };
+  return [...servers].sort((a, b) =>
+    compare(versionNumbers(b.version), versionNumbers(a.version)),
+  )[0];
+}
+
 /**
- * The targets of the fault matrix: one server per engine (PostgreSQL 17, the MariaDB 10.11 that
- * accepts plain text too, FerretDB 1.24), and every function family that exists for it. The
- * mysql-* functions run against MariaDB, as in the MySQL suite (no MySQL server is started here).
+ * The targets of the fault matrix: one server per engine, the newest the environment has, and every
+ * function family that exists for it.
+ * - PostgreSQL: the newest server (PostgreSQL 17 locally).
+ * - mariadb-*: the newest MariaDB server that also accepts plain text (the harness checks
+ *   passwords with plain-text logins); mysql-*: the newest such MySQL server, or else that
+ *   MariaDB, as in the MySQL suite (locally there is no MySQL server).
+ * - mongodb-*: the newest MongoDB server, or else FerretDB (locally FerretDB 1.24).
+ * A missing engine fails the run, as everywhere in the integration suites.
  */
 export function faultTargets(env: TestEnvironment): Record<string, FaultTarget[]> {
-  const find = <T extends { name: string }>(list: T[], name: string): T => {
-    const found = list.find((s) => s.name === name);
-    if (!found) {
+  const need = <T extends { name: string }>(server: T | undefined, what: string, from: T[]): T => {
+    if (!server) {
       throw new Error(
-        `The fault matrix needs server ${name}; the environment has ${list.map((s) => s.name).join(', ')}`,
+        `The fault matrix needs ${what}; the environment has ${from.map((s) => s.name).join(', ') || 'none'}`,
       );
     }
-    return found;
+    return server;
   };
-  const mariadb = find(env.mysql, 'mariadb-10.11');
+  const plain = env.mysql.filter((s) => !s.requireSecureTransport);
+  const mariadb = newest(plain.filter((s) => s.flavor === 'mariadb'));
+  const mysql = newest(plain.filter((s) => s.flavor === 'mysql')) ?? mariadb;
+  const mongo = newest(env.mongodb.filter((s) => s.kind === 'mongodb')) ?? newest(env.mongodb);
   return {
-    postgresql: [postgresTarget(find(env.postgres, 'postgresql-17'))],
-    mariadb: [mysqlTarget(mariadb, 'mariadb'), mysqlTarget(mariadb, 'mysql')],
-    mongodb: [mongoTarget(find(env.mongodb, 'ferretdb-1.24'))],
+    postgresql: [postgresTarget(need(newest(env.postgres), 'a PostgreSQL server', env.postgres))],
+    mariadb: [
+      ...(mariadb ? [mysqlTarget(mariadb, 'mariadb')] : []),
+      mysqlTarget(
+        need(mysql, 'a MySQL or MariaDB server without require_secure_transport', env.mysql),
+        'mysql',
+      ),
+    ],
+    mongodb: [mongoTarget(need(mongo, 'a MongoDB or FerretDB server', env.mongodb))],
   };
 }
