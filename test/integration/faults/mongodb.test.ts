@@ -1,4 +1,5 @@
 import { defineFaultSuite } from '../../helpers/faults/suite';
 
-// Fault injection against FerretDB 1.24: see test/helpers/faults/ and README "Fault injection".
+// Fault injection for the mongodb-* functions, on the newest MongoDB server, or else FerretDB.
+// See test/helpers/faults/ and README "Fault injection".
 defineFaultSuite('mongodb');

@@ -1,4 +1,5 @@
 import { defineFaultSuite } from '../../helpers/faults/suite';
 
-// Fault injection against PostgreSQL 17: see test/helpers/faults/ and README "Fault injection".
+// Fault injection for the postgresql-* functions, on the newest PostgreSQL server.
+// See test/helpers/faults/ and README "Fault injection".
 defineFaultSuite('postgresql');
