@@ -21,8 +21,6 @@ import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'no
 import { createRequire } from 'node:module';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mysql2 from 'mysql2/promise';
-import { Client } from 'pg';
 import { startEnvironment, type TestEnvironment } from '../test/helpers/environment';
 import { createTestCertificates } from '../test/helpers/environment/certificates';
 import { reserveFreePorts } from '../test/helpers/environment/child-processes';
@@ -32,6 +30,8 @@ import {
 } from '../test/helpers/environment/local-postgres';
 import { allowTraversal, resolveServerUser } from '../test/helpers/environment/server-user';
 import type { MysqlServer, PostgresServer } from '../test/helpers/environment/types';
+import { mysqlRoot, mysqlRun } from '../test/helpers/mysql-client';
+import { runAs, superuser } from '../test/helpers/postgres-client';
 import { RotationService, STEPS } from '../test/helpers/rotation-service';
 import { type ColdStart, measureColdStarts } from './cold-start';
 import { CountingProxy } from './counting-proxy';
@@ -161,39 +161,17 @@ async function startBenchPostgres(): Promise<{
 }
 
 async function postgresSessionsLeft(server: PostgresServer): Promise<number> {
-  const client = new Client({
-    host: server.host,
-    port: server.port,
-    user: server.superuser,
-    password: server.superuserPassword,
-    database: 'postgres',
-  });
-  await client.connect();
-  try {
-    const { rows } = await client.query<{ n: string }>(
-      "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'rotation-lambdas'",
-    );
-    return Number(rows[0]?.n ?? 0);
-  } finally {
-    await client.end();
-  }
+  const [rows] = await runAs(
+    server,
+    { ...superuser(server), tls: false },
+    "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'rotation-lambdas'",
+  );
+  return Number((rows as { n: string }[] | undefined)?.[0]?.n ?? 0);
 }
 
 async function mysqlQuery(server: MysqlServer, sql: string): Promise<Record<string, unknown>[]> {
-  const { readFileSync } = await import('node:fs');
-  const connection = await mysql2.createConnection({
-    host: server.host,
-    port: server.port,
-    user: server.rootUser,
-    password: server.rootPassword,
-    ssl: server.caFile ? { ca: readFileSync(server.caFile, 'utf8') } : undefined,
-  });
-  try {
-    const [rows] = await connection.query(sql);
-    return rows as Record<string, unknown>[];
-  } finally {
-    await connection.end();
-  }
+  const [rows] = await mysqlRun(server, mysqlRoot(server), sql);
+  return rows as Record<string, unknown>[];
 }
 
 async function fleet(

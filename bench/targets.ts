@@ -3,11 +3,12 @@
  * (a server of the bench's own, with room for the fleet's connections), MariaDB (for the mysql-*
  * and mariadb-* functions alike) and FerretDB (for mongodb-*), all with TLS.
  */
-import { readFileSync } from 'node:fs';
-import { MongoClient } from 'mongodb';
 import mysql2 from 'mysql2/promise';
-import { Client, escapeIdentifier as id, escapeLiteral as lit } from 'pg';
+import { escapeIdentifier as id, escapeLiteral as lit } from 'pg';
 import type { MongoServer, MysqlServer, PostgresServer } from '../test/helpers/environment';
+import { connectMongo, mongoAdmin } from '../test/helpers/mongo-client';
+import { mysqlRoot, mysqlRun } from '../test/helpers/mysql-client';
+import { connect, superuser } from '../test/helpers/postgres-client';
 import type { RotationService } from '../test/helpers/rotation-service';
 
 /** Where a secret points: the server itself, or a proxy in front of it. */
@@ -47,14 +48,7 @@ export async function inBatches<T, R>(
 export function postgresTargets(server: PostgresServer, service: RotationService): Target[] {
   const major = Number(server.version.split('.')[0]);
   const run = async (sql: string[]) => {
-    const client = new Client({
-      host: server.host,
-      port: server.port,
-      user: server.superuser,
-      password: server.superuserPassword,
-      database: 'postgres',
-    });
-    await client.connect();
+    const client = await connect(server, { ...superuser(server), tls: false });
     try {
       for (let i = 0; i < sql.length; i += 200) await client.query(sql.slice(i, i + 200).join(';'));
     } finally {
@@ -104,20 +98,7 @@ export function postgresTargets(server: PostgresServer, service: RotationService
 }
 
 export function mysqlTargets(server: MysqlServer, service: RotationService): Target[] {
-  const run = async (sql: string[]) => {
-    const connection = await mysql2.createConnection({
-      host: server.host,
-      port: server.port,
-      user: server.rootUser,
-      password: server.rootPassword,
-      ssl: server.caFile ? { ca: readFileSync(server.caFile, 'utf8') } : undefined,
-    });
-    try {
-      for (const statement of sql) await connection.query(statement);
-    } finally {
-      await connection.end();
-    }
-  };
+  const run = (sql: string[]) => mysqlRun(server, mysqlRoot(server), ...sql);
   const e = mysql2.escape;
   return (['mysql', 'mariadb'] as const).flatMap((family): Target[] => {
     const secret = (via: Address, username: string, password: string, extra = {}) => ({
@@ -173,14 +154,7 @@ export function mysqlTargets(server: MysqlServer, service: RotationService): Tar
 export function mongoTargets(server: MongoServer, service: RotationService): Target[] {
   const database = 'bench';
   const createUsers = async (users: string[]) => {
-    const client = new MongoClient(`mongodb://${server.host}:${server.port}/`, {
-      auth: { username: server.adminUser, password: server.adminPassword },
-      authSource: server.adminDatabase,
-      tls: true,
-      ...(server.caFile ? { ca: readFileSync(server.caFile, 'utf8') } : {}),
-      directConnection: true,
-    });
-    await client.connect();
+    const client = await connectMongo(server, mongoAdmin(server));
     try {
       for (const user of users) {
         await client.db(database).command({ createUser: user, pwd: PASSWORD, roles: [] });

@@ -19,7 +19,8 @@ export function mongoAdmin(server: MongoServer): MongoLogin {
   };
 }
 
-async function connect(server: MongoServer, login: MongoLogin): Promise<MongoClient> {
+/** A client logged in to `server`; the caller closes it. */
+export async function connectMongo(server: MongoServer, login: MongoLogin): Promise<MongoClient> {
   const tls = login.tls ?? true;
   const port = tls ? server.port : (server.plainPort ?? server.port);
   const client = new MongoClient(`mongodb://${server.host}:${port}/`, {
@@ -42,7 +43,7 @@ export async function mongoCommand(
   database: string,
   command: Document,
 ): Promise<Document> {
-  const client = await connect(server, login);
+  const client = await connectMongo(server, login);
   try {
     return await client.db(database).command(command);
   } finally {
@@ -53,7 +54,7 @@ export async function mongoCommand(
 /** True when the login succeeds, false on AuthenticationFailed (18). */
 export async function mongoCanLogIn(server: MongoServer, login: MongoLogin): Promise<boolean> {
   try {
-    await (await connect(server, login)).close();
+    await (await connectMongo(server, login)).close();
     return true;
   } catch (error) {
     if (error instanceof MongoServerError && error.code === 18) return false;
