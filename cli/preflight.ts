@@ -30,6 +30,7 @@ import {
   CLONE_SUFFIX,
 } from '../shared/strategies/alternating-users';
 import { sameServer } from '../shared/strategies/pending';
+import { connectionSettings } from '../shared/strategies/sessions';
 import { type FunctionSpec, functionSpec, inferFunction, SECRET_ENGINES } from './functions';
 import { formatLabels, labelsOf } from './rotate';
 
@@ -369,17 +370,7 @@ async function login(
 ): Promise<Login | undefined> {
   const section = who === 'master' ? 'master' : 'database';
   const plan = planTls(secret.ssl, config.tlsMode);
-  const settings = {
-    host: secret.host,
-    port: secret.port,
-    username: secret.username,
-    password: secret.password,
-    database: secret.dbname ?? engine.defaultDatabase,
-    tls: plan.tls,
-    connectTimeoutMs: config.connectTimeoutMs,
-    flavor: secret.engine,
-    parameters: secret.parameters,
-  };
+  const settings = connectionSettings(engine, secret, config, plan.tls);
   const label = who === 'master' ? 'the master secret' : 'AWSCURRENT';
   try {
     const session = await engine.connect(settings);

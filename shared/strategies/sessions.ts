@@ -1,9 +1,35 @@
 import type { RotationConfig } from '../config';
-import type { DatabaseEngine, DatabaseSession } from '../engines/engine';
+import type {
+  ConnectionSettings,
+  ConnectionTls,
+  DatabaseEngine,
+  DatabaseSession,
+} from '../engines/engine';
 import { planTls } from '../engines/tls';
 import { CredentialsRejectedError, DatabaseUnreachableError } from '../errors';
 import { logger } from '../logger';
 import type { DatabaseSecret } from '../secrets/database-secret';
+
+/** How to connect with a secret's credentials: its address and login, `tls`, and the settings. */
+export function connectionSettings(
+  engine: DatabaseEngine,
+  secret: DatabaseSecret,
+  config: RotationConfig,
+  tls: ConnectionTls,
+  database: string | undefined = secret.dbname,
+): ConnectionSettings {
+  return {
+    host: secret.host,
+    port: secret.port,
+    username: secret.username,
+    password: secret.password,
+    database: database ?? engine.defaultDatabase,
+    tls,
+    connectTimeoutMs: config.connectTimeoutMs,
+    flavor: secret.engine,
+    parameters: secret.parameters,
+  };
+}
 
 /**
  * Logs in with a secret's credentials under the TLS plan its `ssl` key and TLS_MODE give. The
@@ -17,17 +43,7 @@ export async function openSession(
   database: string | undefined = secret.dbname,
 ): Promise<DatabaseSession> {
   const plan = planTls(secret.ssl, config.tlsMode);
-  const settings = {
-    host: secret.host,
-    port: secret.port,
-    username: secret.username,
-    password: secret.password,
-    database: database ?? engine.defaultDatabase,
-    tls: plan.tls,
-    connectTimeoutMs: config.connectTimeoutMs,
-    flavor: secret.engine,
-    parameters: secret.parameters,
-  };
+  const settings = connectionSettings(engine, secret, config, plan.tls, database);
   try {
     return await engine.connect(settings);
   } catch (error) {
