@@ -7,6 +7,7 @@ import {
   ResourceNotFoundException,
   SecretsManagerClient,
   UpdateSecretVersionStageCommand,
+  type UpdateSecretVersionStageCommandInput,
 } from '@aws-sdk/client-secrets-manager';
 import { SecretNotFoundError, SecretValueError } from '../errors';
 
@@ -126,20 +127,15 @@ export class SecretsManagerPort {
     token: string,
     fromVersionId: string | undefined,
   ): Promise<void> {
-    try {
-      await this.client.send(
-        new UpdateSecretVersionStageCommand({
-          SecretId: secretId,
-          VersionStage: AWSCURRENT,
-          MoveToVersionId: token,
-          RemoveFromVersionId: fromVersionId,
-        }),
-      );
-    } catch (error) {
-      if (!(error instanceof InvalidParameterException)) throw error;
-      const now = await this.describe(secretId);
-      if (!now.versions.get(token)?.includes(AWSCURRENT)) throw error;
-    }
+    await this.updateStage(
+      {
+        SecretId: secretId,
+        VersionStage: AWSCURRENT,
+        MoveToVersionId: token,
+        RemoveFromVersionId: fromVersionId,
+      },
+      (versions) => versions.get(token)?.includes(AWSCURRENT) === true,
+    );
   }
 
   /**
@@ -147,18 +143,26 @@ export class SecretsManagerPort {
    * also clears AWSPENDING itself once a rotation completes, and may have done so first.
    */
   public async removeStage(secretId: string, stage: string, versionId: string): Promise<void> {
+    await this.updateStage(
+      { SecretId: secretId, VersionStage: stage, RemoveFromVersionId: versionId },
+      (versions) => !versions.get(versionId)?.includes(stage),
+    );
+  }
+
+  /**
+   * Sends a label move. When Secrets Manager refuses it (InvalidParameterException), `done` looks
+   * at the labels as they are now: a move already made, by an earlier send whose answer was lost
+   * or by Secrets Manager itself, counts as made; anything else is the refusal it seems.
+   */
+  private async updateStage(
+    input: UpdateSecretVersionStageCommandInput & { SecretId: string },
+    done: (versions: SecretMetadata['versions']) => boolean,
+  ): Promise<void> {
     try {
-      await this.client.send(
-        new UpdateSecretVersionStageCommand({
-          SecretId: secretId,
-          VersionStage: stage,
-          RemoveFromVersionId: versionId,
-        }),
-      );
+      await this.client.send(new UpdateSecretVersionStageCommand(input));
     } catch (error) {
       if (!(error instanceof InvalidParameterException)) throw error;
-      const now = await this.describe(secretId);
-      if (now.versions.get(versionId)?.includes(stage)) throw error;
+      if (!done((await this.describe(input.SecretId)).versions)) throw error;
     }
   }
 }
