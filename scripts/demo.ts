@@ -304,29 +304,21 @@ async function main(): Promise<void> {
     heading('Alternating users: demo_rotator keeps demo_service and demo_service_clone');
     await expectCli(['preflight', '--secret-id', 'demo/service', ...common], cliEnv);
     const base = await current(alternating);
-    await expectCli(
-      [
-        'rotate',
-        '--secret-id',
-        'demo/service',
-        '--function',
-        'postgresql-alternating-users',
-        ...common,
-      ],
-      cliEnv,
-    );
+    const rotateAlternating = () =>
+      expectCli(
+        [
+          'rotate',
+          '--secret-id',
+          'demo/service',
+          '--function',
+          'postgresql-alternating-users',
+          ...common,
+        ],
+        cliEnv,
+      );
+    await rotateAlternating();
     const clone = await prove(alternating, base);
-    await expectCli(
-      [
-        'rotate',
-        '--secret-id',
-        'demo/service',
-        '--function',
-        'postgresql-alternating-users',
-        ...common,
-      ],
-      cliEnv,
-    );
+    await rotateAlternating();
     await prove(alternating, clone);
     sm.destroy();
     heading(
