@@ -13,6 +13,7 @@ import {
   MOTO_IMAGE,
   MYSQL_CONTAINER_PORT,
 } from './images';
+import { MOTO_SERIAL_SCRIPT } from './local-moto';
 import { type MongoFacts, mongoServerName, probeMongo } from './mongo-probe';
 import { type MysqlFacts, majorMinorVersion, probeMysql } from './mysql-probe';
 import { majorVersion, probePostgres } from './postgres-probe';
@@ -307,12 +308,15 @@ export async function startMongoContainer(
   }
 }
 
-/** Starts moto's server image and resolves to its endpoint URL once it answers HTTP. */
+/** Starts moto's server image, one request at a time like the local one, and resolves to its endpoint URL once it answers HTTP. */
 export async function startMotoContainer(runDir: string): Promise<Started<string>> {
   const { GenericContainer, Wait } = await import('testcontainers');
   const logFile = join(runDir, 'moto.log');
   try {
     const container = await new GenericContainer(MOTO_IMAGE)
+      .withCopyFilesToContainer([{ source: MOTO_SERIAL_SCRIPT, target: '/moto_serial.py' }])
+      .withEntrypoint(['python3', '/moto_serial.py'])
+      .withCommand(['-H', '0.0.0.0', '-p', String(MOTO_CONTAINER_PORT)])
       .withExposedPorts(MOTO_CONTAINER_PORT)
       .withWaitStrategy(Wait.forHttp('/moto-api/', MOTO_CONTAINER_PORT))
       .withStartupTimeout(STARTUP_TIMEOUT_MS)

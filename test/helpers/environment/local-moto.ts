@@ -17,9 +17,15 @@ const STOP_TIMEOUT_MS = 5_000;
 const INSTALL_HINT = "pip install 'moto[server]'";
 
 /**
- * Starts moto's Secrets Manager-compatible server (`python3 -m moto.server`) on 127.0.0.1:`port`
- * and waits until it answers HTTP. Output goes to `runDir/moto.log`.
- * Resolves to the endpoint URL.
+ * moto's server, one request at a time: moto's backends are not thread-safe (see the script).
+ * The container path runs the same script.
+ */
+export const MOTO_SERIAL_SCRIPT = join(__dirname, 'moto_serial.py');
+
+/**
+ * Starts moto's Secrets Manager-compatible server (`python3 -m moto.server`, through
+ * {@link MOTO_SERIAL_SCRIPT}) on 127.0.0.1:`port` and waits until it answers HTTP. Output goes to
+ * `runDir/moto.log`. Resolves to the endpoint URL.
  */
 export async function startLocalMoto(runDir: string, port: number): Promise<Started<string>> {
   const logFile = join(runDir, 'moto.log');
@@ -28,7 +34,7 @@ export async function startLocalMoto(runDir: string, port: number): Promise<Star
   try {
     server = await spawnLogged(
       PYTHON,
-      ['-m', 'moto.server', '-H', '127.0.0.1', '-p', String(port)],
+      [MOTO_SERIAL_SCRIPT, '-H', '127.0.0.1', '-p', String(port)],
       logFile,
       {
         cwd: runDir,

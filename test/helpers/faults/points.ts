@@ -67,7 +67,10 @@ export function stableTrace(traces: readonly FlowTrace[]): FlowTrace {
   if (!first) throw new Error('no traces');
   const steps = first.steps.map((step, s) => {
     const others = rest.map((t) => t.steps[s] as StepTrace);
-    const operations = (t: StepTrace) => t.sm.map((c) => c.operation).join(',');
+    const operations = (t: StepTrace) =>
+      t.sm
+        .map((c) => (c.attempt > 1 ? `${c.operation} (attempt ${c.attempt})` : c.operation))
+        .join(',');
     for (const other of others) {
       if (operations(other) !== operations(step)) {
         throw new Error(

@@ -18,6 +18,11 @@ export interface SmCall {
   operation: string;
   /** When the call arrived, in the order of {@link nextSequence}. */
   sequence: number;
+  /**
+   * The SDK's attempt number from its `amz-sdk-request` header (`attempt=2; max=3`): above 1, the
+   * SDK is sending the call again after a failed attempt. 1 when the header is absent.
+   */
+  attempt: number;
 }
 
 /**
@@ -114,6 +119,7 @@ export class SecretsManagerProxy {
       index: this.calls.length,
       sequence: nextSequence(),
       operation: target.slice(target.lastIndexOf('.') + 1) || `${req.method} ${req.url}`,
+      attempt: sdkAttempt(req),
     };
     this.calls.push(call);
     const hooks = this.hooks;
@@ -251,6 +257,11 @@ interface Upstream {
 }
 
 type Answer = Upstream | { kind: 'conflict' };
+
+function sdkAttempt(req: IncomingMessage): number {
+  const match = /attempt=(\d+)/.exec(String(req.headers['amz-sdk-request'] ?? ''));
+  return match ? Number(match[1]) : 1;
+}
 
 function readBody(stream: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
