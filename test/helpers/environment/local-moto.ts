@@ -17,14 +17,27 @@ const STOP_TIMEOUT_MS = 5_000;
 const INSTALL_HINT = "pip install 'moto[server]'";
 
 /**
- * moto's server, one request at a time: moto's backends are not thread-safe (see the script).
- * The container path runs the same script.
+ * `python3 -c` source for moto's server (`python3 -m moto.server`, same arguments) answering one
+ * request at a time. moto's backends are not thread-safe, and its server runs a thread per request:
+ * Secrets Manager's lookup of a secret by name or ARN iterates over every secret of the region
+ * (`SecretsStore.__contains__`), so a CreateSecret in another thread makes it raise "dictionary
+ * changed size during iteration", which the server answers with HTTP 500 (the kind of race of
+ * getmoto/moto#372 and #10185). The SDK retries a 500, so most tests would pass anyway, but the
+ * call is made twice, and the fault matrix, which places faults by counting calls, sees a clean run
+ * unlike the others. The real service fails no call this way. Every moto call takes milliseconds;
+ * the tests' long waits happen in their own proxies, not in moto. The container path runs the same
+ * source. Inline rather than a file, so that bundled scripts (the demo, the benchmark) need no path.
  */
-export const MOTO_SERIAL_SCRIPT = join(__dirname, 'moto_serial.py');
+export const MOTO_SERIAL_PYTHON = [
+  'import sys, moto.server',
+  'run_simple = moto.server.run_simple',
+  'moto.server.run_simple = lambda *a, **k: run_simple(*a, **{**k, "threaded": False})',
+  'moto.server.main(sys.argv[1:])',
+].join('\n');
 
 /**
  * Starts moto's Secrets Manager-compatible server (`python3 -m moto.server`, through
- * {@link MOTO_SERIAL_SCRIPT}) on 127.0.0.1:`port` and waits until it answers HTTP. Output goes to
+ * {@link MOTO_SERIAL_PYTHON}) on 127.0.0.1:`port` and waits until it answers HTTP. Output goes to
  * `runDir/moto.log`. Resolves to the endpoint URL.
  */
 export async function startLocalMoto(runDir: string, port: number): Promise<Started<string>> {
@@ -34,7 +47,7 @@ export async function startLocalMoto(runDir: string, port: number): Promise<Star
   try {
     server = await spawnLogged(
       PYTHON,
-      [MOTO_SERIAL_SCRIPT, '-H', '127.0.0.1', '-p', String(port)],
+      ['-c', MOTO_SERIAL_PYTHON, '-H', '127.0.0.1', '-p', String(port)],
       logFile,
       {
         cwd: runDir,
