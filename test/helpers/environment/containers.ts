@@ -308,7 +308,10 @@ export async function startMongoContainer(
   }
 }
 
-/** Starts moto's server image, one request at a time like the local one, and resolves to its endpoint URL once it answers HTTP. */
+/**
+ * Starts moto's server image, answering one request at a time like the local one, and resolves
+ * to its endpoint URL once it answers HTTP.
+ */
 export async function startMotoContainer(runDir: string): Promise<Started<string>> {
   const { GenericContainer, Wait } = await import('testcontainers');
   const logFile = join(runDir, 'moto.log');

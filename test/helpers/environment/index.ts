@@ -115,7 +115,7 @@ export function readEnvironment(): TestEnvironment {
 }
 
 /** Stop functions of everything started so far, so a failure halfway can still clean up. */
-class StartedParts {
+export class StartedParts {
   private readonly stops: Array<() => Promise<void>> = [];
 
   /** Awaits a starting part and remembers how to stop it. */
@@ -356,7 +356,7 @@ async function stopAndClean(started: StartedParts, runDir: string): Promise<void
  * Like `Promise.all`, but waits for every promise before failing, so nothing is still starting
  * (and so cannot be stopped) when the error reaches the caller.
  */
-async function settleAll<T extends readonly unknown[] | []>(
+export async function settleAll<T extends readonly unknown[] | []>(
   values: T,
 ): Promise<{ -readonly [P in keyof T]: Awaited<T[P]> }> {
   throwIfRejected(await Promise.allSettled(values), 'starting failed');

@@ -23,7 +23,7 @@ import {
   type StepTrace,
   stableTrace,
 } from './points';
-import { SecretsManagerProxy, type SmHooks } from './sm-proxy';
+import { callLabel, SecretsManagerProxy, type SmHooks } from './sm-proxy';
 import {
   copyBundles,
   EnvironmentPool,
@@ -691,7 +691,7 @@ export class FaultHarness {
 /** The calls of a traced run that the SDK sent again, as `step Operation (attempt n)`. */
 function retriedCalls(trace: FlowTrace): string[] {
   return trace.steps.flatMap(({ step, sm }) =>
-    sm.filter((c) => c.attempt > 1).map((c) => `${step} ${c.operation} (attempt ${c.attempt})`),
+    sm.filter((c) => c.attempt > 1).map((c) => `${step} ${callLabel(c)}`),
   );
 }
 

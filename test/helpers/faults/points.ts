@@ -1,5 +1,5 @@
 import type { ConnectionTrace, ExchangeTrace } from './db-proxy';
-import type { SmCall } from './sm-proxy';
+import { callLabel, type SmCall } from './sm-proxy';
 
 /** The four steps, in the order Secrets Manager calls them. */
 export const STEPS = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'] as const;
@@ -67,10 +67,7 @@ export function stableTrace(traces: readonly FlowTrace[]): FlowTrace {
   if (!first) throw new Error('no traces');
   const steps = first.steps.map((step, s) => {
     const others = rest.map((t) => t.steps[s] as StepTrace);
-    const operations = (t: StepTrace) =>
-      t.sm
-        .map((c) => (c.attempt > 1 ? `${c.operation} (attempt ${c.attempt})` : c.operation))
-        .join(',');
+    const operations = (t: StepTrace) => t.sm.map(callLabel).join(',');
     for (const other of others) {
       if (operations(other) !== operations(step)) {
         throw new Error(

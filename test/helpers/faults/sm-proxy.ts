@@ -258,6 +258,11 @@ interface Upstream {
 
 type Answer = Upstream | { kind: 'conflict' };
 
+/** A call as traces and errors name it: `GetSecretValue`, or `GetSecretValue (attempt 2)`. */
+export function callLabel(call: SmCall): string {
+  return call.attempt > 1 ? `${call.operation} (attempt ${call.attempt})` : call.operation;
+}
+
 function sdkAttempt(req: IncomingMessage): number {
   const match = /attempt=(\d+)/.exec(String(req.headers['amz-sdk-request'] ?? ''));
   return match ? Number(match[1]) : 1;
