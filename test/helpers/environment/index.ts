@@ -26,7 +26,13 @@ import {
   findFerretdb,
   startLocalFerretdb,
 } from './local-ferretdb';
-import { findMariadb, mariadbVersion, startLocalMariadb } from './local-mariadb';
+import {
+  findMariadb,
+  findSidMysql,
+  type MysqlBuild,
+  mysqlServerVersion,
+  startLocalMysql,
+} from './local-mysql';
 import { startLocalMoto } from './local-moto';
 import {
   buildMajorVersion,
@@ -220,7 +226,7 @@ function localProvider(runDir: string): Provider {
   return {
     mode: 'local',
     startPostgres: (started) => startLocalPostgresServers(runDir, certificates, started),
-    startMysql: (started) => startLocalMariadbServers(runDir, certificates, started),
+    startMysql: (started) => startLocalMysqlServers(runDir, certificates, started),
     startMongodb: (started) => startLocalFerretdbServers(runDir, certificates, started),
     startSecretsManager: async (started) => {
       const [port] = await reserveFreePorts(1);
@@ -229,13 +235,18 @@ function localProvider(runDir: string): Provider {
   };
 }
 
-/** Debian's newest PostgreSQL and the embedded PostgreSQL 17, each in a fresh cluster. */
+/** Debian's newest PostgreSQL (15 on Debian 12) and the embedded PostgreSQL 16, 17 and 18, each in a fresh cluster. */
 async function startLocalPostgresServers(
   runDir: string,
   certificates: () => Promise<TestCertificates>,
   started: StartedParts,
 ): Promise<PostgresServer[]> {
-  const builds = await Promise.all([findSystemPostgres(), findEmbeddedPostgres()]);
+  const builds = await settleAll([
+    findSystemPostgres(),
+    findEmbeddedPostgres(16),
+    findEmbeddedPostgres(17),
+    findEmbeddedPostgres(18),
+  ]);
   const runAs = await resolveServerUser();
   if (runAs) {
     await allowTraversal(runDir);
@@ -260,39 +271,69 @@ async function startLocalPostgresServers(
 }
 
 /**
- * Two servers from Debian's MariaDB package, each with a fresh data directory and TLS:
- * `mariadb-<major.minor>` also accepts plain TCP, `mariadb-<major.minor>-require-tls` does not.
+ * The MySQL-protocol servers, each with a fresh data directory and TLS from the test CA:
+ * - Debian's MariaDB (`mariadb-server`, 10.11 on Debian 12), twice: `mariadb-<major.minor>` also
+ *   accepts plain TCP, `mariadb-<major.minor>-require-tls` does not;
+ * - MariaDB from Debian sid (11.8), `mariadb-<major.minor>`;
+ * - MySQL from Debian sid (9.7, Debian stable has no MySQL server), twice: `mysql-<major.minor>`
+ *   and `mysql-<major.minor>-require-tls`.
+ * The sid servers run in the roots that `scripts/install-sid-servers.sh` builds.
  */
-async function startLocalMariadbServers(
+async function startLocalMysqlServers(
   runDir: string,
   certificates: () => Promise<TestCertificates>,
   started: StartedParts,
 ): Promise<MysqlServer[]> {
-  const build = await findMariadb();
   const runAs = await resolveServerUser('mysql');
   if (runAs) {
     await allowTraversal(runDir);
   }
-  const version = await mariadbVersion(build, runAs);
+  const builds = await settleAll([
+    findMariadb(runAs),
+    findSidMysql('mariadb', runDir),
+    findSidMysql('mysql', runDir),
+  ] as const);
+  const versions = await settleAll(builds.map(mysqlServerVersion));
+  const [debianMariadb, sidMariadb, sidMysql] = builds.map((build, index) => ({
+    build,
+    name: `${build.flavor}-${versions[index]}`,
+  })) as [Variant, Variant, Variant];
+  // The require-TLS variant once per family: Debian's MariaDB already has it for MariaDB.
   const variants = [
-    { name: `mariadb-${version}`, requireSecureTransport: false },
-    { name: `mariadb-${version}-require-tls`, requireSecureTransport: true },
+    ...withRequireTls(debianMariadb),
+    { ...sidMariadb, requireSecureTransport: false },
+    ...withRequireTls(sidMysql),
   ];
+  const names = variants.map((variant) => variant.name);
+  if (new Set(names).size !== names.length) {
+    throw new Error(`two local MySQL-protocol servers have the same name: ${names.join(', ')}`);
+  }
   const [tls, ports] = await Promise.all([certificates(), reserveFreePorts(variants.length)]);
   return settleAll(
     variants.map((variant, index) =>
       started.track(
-        startLocalMariadb({
+        startLocalMysql({
           ...variant,
-          build,
           runDir,
           port: requirePort(ports[index]),
           certificates: tls,
-          runAs,
         }),
       ),
     ),
   );
+}
+
+interface Variant {
+  build: MysqlBuild;
+  name: string;
+}
+
+/** A server that also accepts plain TCP, and `<name>-require-tls` with `require_secure_transport=ON`. */
+function withRequireTls({ build, name }: Variant) {
+  return [
+    { build, name, requireSecureTransport: false },
+    { build, name: `${name}-require-tls`, requireSecureTransport: true },
+  ];
 }
 
 /**

