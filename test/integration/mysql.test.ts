@@ -31,6 +31,9 @@ const cases = env.mysql.flatMap((server) =>
 );
 
 const ER_ACCESS_DENIED_TABLE = 1142;
+const ER_COLUMN_ACCESS_DENIED = 1143;
+/** Also what a function call answers when EXECUTE is missing. */
+const ER_PROCEDURE_ACCESS_DENIED = 1370;
 
 describe.each(cases)('%s', (_name, family, server: MysqlServer) => {
   const root = mysqlRoot(server);
@@ -267,6 +270,47 @@ describe.each(cases)('%s', (_name, family, server: MysqlServer) => {
       ).toBeUndefined();
     });
 
+    it('gives the clone exactly the column and routine privileges of the base user', async () => {
+      const { base, host, arn, table } = await setUp();
+      const account = `${lit(base.username)}@${lit(host)}`;
+      const routine = (name: string) => `${ident(db)}.${ident(`${base.username}_${name}`)}`;
+      await mysqlRun(
+        server,
+        root,
+        `CREATE TABLE ${table('columns')} (shown int, hidden int, edited int)`,
+        `CREATE PROCEDURE ${routine('allowed')}() SELECT 1`,
+        `CREATE PROCEDURE ${routine('denied')}() SELECT 1`,
+        `CREATE FUNCTION ${routine('answer')}() RETURNS int DETERMINISTIC RETURN 42`,
+        `GRANT SELECT (shown, edited), UPDATE (edited) ON ${table('columns')} TO ${account}`,
+        `GRANT EXECUTE ON PROCEDURE ${routine('allowed')} TO ${account}`,
+        `GRANT EXECUTE ON FUNCTION ${routine('answer')} TO ${account}`,
+      );
+      await service.rotate(alternatingUsers, arn);
+      const clone = await service.value(arn, 'AWSCURRENT');
+      expect(clone.username).toBe(`${base.username}_clone`);
+      const probes = {
+        [`SELECT shown, edited FROM ${table('columns')}`]: undefined,
+        [`UPDATE ${table('columns')} SET edited = 1`]: undefined,
+        [`CALL ${routine('allowed')}()`]: undefined,
+        [`SELECT ${routine('answer')}()`]: undefined,
+        [`SELECT hidden FROM ${table('columns')}`]: ER_COLUMN_ACCESS_DENIED,
+        [`UPDATE ${table('columns')} SET shown = 1`]: ER_COLUMN_ACCESS_DENIED,
+        [`CALL ${routine('denied')}()`]: ER_PROCEDURE_ACCESS_DENIED,
+      };
+      // Both users, as the application would meet them: each probe answers the same for the clone
+      // as for the base user, and as the grants say it should.
+      for (const user of [base, login(clone)]) {
+        const outcomes = Object.fromEntries(
+          await Promise.all(
+            Object.keys(probes).map(
+              async (sql) => [sql, await mysqlFailure(server, user, sql)] as const,
+            ),
+          ),
+        );
+        expect(outcomes).toEqual(probes);
+      }
+    });
+
     it("creates the clone at the base user's host ('localhost', not '%')", async () => {
       const { base, arn } = await setUp({ host: 'localhost' });
       await service.rotate(alternatingUsers, arn);
@@ -361,3 +405,166 @@ describe.each(cases)('%s', (_name, family, server: MysqlServer) => {
     });
   });
 });
+
+/** MySQL's own servers (8.0 and later), where the checks below have no MariaDB counterpart. */
+const mysqlServers = env.mysql.filter((server) => server.flavor === 'mysql');
+
+describe('MySQL servers', () => {
+  it('the environment has at least one MySQL server (these suites never skip)', () => {
+    expect(mysqlServers.map((server) => server.name)).not.toEqual([]);
+  });
+});
+
+describe.each(mysqlServers.map((server) => [server.name, server] as const))(
+  'MySQL specifics on %s',
+  (_name, server: MysqlServer) => {
+    const root = mysqlRoot(server);
+    const singleUser = loadBundle('mysql-single-user');
+    const alternatingUsers = loadBundle('mysql-alternating-users');
+    const db = `rot_mysql_specifics_${server.port}`;
+    const secretFor = (
+      username: string,
+      password: string,
+      extra: Record<string, unknown> = {},
+    ) => ({
+      engine: 'mysql',
+      host: server.host,
+      port: server.port,
+      username,
+      password,
+      ...extra,
+    });
+    const login = (value: Record<string, unknown>, tls?: boolean): MysqlLogin => ({
+      username: String(value.username),
+      password: String(value.password),
+      tls,
+    });
+    /** What the server reports for an account, with the account's own name taken out. */
+    async function serverView(user: string, host: string) {
+      const where = (userColumn: string, hostColumn: string) =>
+        `WHERE ${userColumn} = ${lit(user)} AND ${hostColumn} = ${lit(host)}`;
+      const [plugin, dynamic, roles, defaults] = (await mysqlRun(
+        server,
+        root,
+        `SELECT plugin FROM mysql.user ${where('User', 'Host')}`,
+        `SELECT PRIV, WITH_GRANT_OPTION FROM mysql.global_grants ${where('USER', 'HOST')} ORDER BY PRIV`,
+        `SELECT FROM_USER, FROM_HOST, WITH_ADMIN_OPTION FROM mysql.role_edges ${where('TO_USER', 'TO_HOST')} ORDER BY FROM_USER, FROM_HOST`,
+        `SELECT DEFAULT_ROLE_USER, DEFAULT_ROLE_HOST FROM mysql.default_roles ${where('USER', 'HOST')} ORDER BY DEFAULT_ROLE_USER, DEFAULT_ROLE_HOST`,
+      )) as Record<string, unknown>[][];
+      return { plugin, dynamic, roles, defaults };
+    }
+
+    beforeAll(async () => {
+      await mysqlRun(server, root, `CREATE DATABASE IF NOT EXISTS ${ident(db)}`);
+    });
+    beforeEach(() => setHandlerEnvironment(env, server.caFile));
+
+    it('single user with caching_sha2_password and no privilege at all: rotates over TLS, and over plain text (RSA key exchange), with ALTER USER CURRENT_USER()', async () => {
+      const username = uniqueName('sha2');
+      const password = 'Initial-password-1';
+      await mysqlRun(
+        server,
+        root,
+        `CREATE USER ${lit(username)}@'%' IDENTIFIED WITH caching_sha2_password BY ${lit(password)}`,
+      );
+      // TLS (the default), then plain text where the server allows it. Each rotation's logins
+      // are the user's first with that password, so caching_sha2_password runs its full
+      // authentication: over plain text, mysql2 fetches the server's RSA key and encrypts with it.
+      const modes = server.requireSecureTransport ? [true] : [true, false];
+      let current = { username, password };
+      for (const tls of modes) {
+        const arn = await service.createSecret(
+          uniqueName('secret'),
+          secretFor(current.username, current.password, tls ? {} : { ssl: false }),
+        );
+        await service.rotate(singleUser, arn);
+        const rotated = await service.value(arn, 'AWSCURRENT');
+        expect(await mysqlCanLogIn(server, login(rotated, tls))).toBe(true);
+        expect(await mysqlCanLogIn(server, { ...current, tls })).toBe(false);
+        current = { username, password: String(rotated.password) };
+      }
+      const [[account]] = (await mysqlRun(
+        server,
+        root,
+        `SELECT plugin FROM mysql.user WHERE User = ${lit(username)}`,
+      )) as [Record<string, unknown>[]];
+      expect(account?.plugin).toBe('caching_sha2_password');
+    });
+
+    it('alternating users: the clone gets dynamic privileges, roles with host parts and every default role, as the server reports them and as probes show', async () => {
+      const master = { username: uniqueName('rotator'), password: 'Master-password-1' };
+      const base = { username: uniqueName('app'), password: 'Base-password-1' };
+      const table = (suffix: string) => `${ident(db)}.${ident(`${base.username}_${suffix}`)}`;
+      const role = (name: string, host: string) =>
+        `${lit(`${base.username}_${name}`)}@${lit(host)}`;
+      const account = `${lit(base.username)}@'%'`;
+      await mysqlRun(
+        server,
+        root,
+        // ALL on *.* includes every dynamic privilege, ROLE_ADMIN among them.
+        `CREATE USER ${lit(master.username)}@'%' IDENTIFIED BY ${lit(master.password)}`,
+        `GRANT ALL PRIVILEGES ON *.* TO ${lit(master.username)}@'%' WITH GRANT OPTION`,
+        `CREATE USER ${account} IDENTIFIED WITH caching_sha2_password BY ${lit(base.password)}`,
+        `CREATE TABLE ${table('read')} (v int)`,
+        `CREATE TABLE ${table('write')} (v int)`,
+        `CREATE ROLE ${role('reader', 'apps.example')}, ${role('writer', '%')}, ${role('cleaner', '10.0.%')}`,
+        `GRANT SELECT ON ${table('read')} TO ${role('reader', 'apps.example')}`,
+        `GRANT INSERT ON ${table('write')} TO ${role('writer', '%')}`,
+        `GRANT DELETE ON ${table('read')} TO ${role('cleaner', '10.0.%')}`,
+        `GRANT ${role('reader', 'apps.example')}, ${role('writer', '%')}, ${role('cleaner', '10.0.%')} TO ${account}`,
+        // Two default roles; the third is granted but must be activated with SET ROLE.
+        `SET DEFAULT ROLE ${role('reader', 'apps.example')}, ${role('writer', '%')} TO ${account}`,
+        `GRANT SESSION_VARIABLES_ADMIN ON *.* TO ${account}`,
+      );
+      const masterArn = await service.createSecret(
+        uniqueName('master'),
+        secretFor(master.username, master.password),
+      );
+      const arn = await service.createSecret(
+        uniqueName('secret'),
+        secretFor(base.username, base.password, { masterarn: masterArn }),
+      );
+      await service.rotate(alternatingUsers, arn);
+      const clone = await service.value(arn, 'AWSCURRENT');
+      expect(clone.username).toBe(`${base.username}_clone`);
+
+      const baseView = await serverView(base.username, '%');
+      expect(baseView.dynamic).toEqual([
+        { PRIV: 'SESSION_VARIABLES_ADMIN', WITH_GRANT_OPTION: 'N' },
+      ]);
+      expect(baseView.roles).toHaveLength(3);
+      expect(baseView.defaults).toHaveLength(2);
+      expect(await serverView(String(clone.username), '%')).toEqual(baseView);
+
+      const probes = {
+        // SESSION_VARIABLES_ADMIN (error 1227 without it)
+        'SET SESSION sql_log_bin = 0': undefined,
+        [`SELECT v FROM ${table('read')}`]: undefined,
+        [`INSERT INTO ${table('write')} VALUES (1)`]: undefined,
+        // The cleaner role is not a default role.
+        [`DELETE FROM ${table('read')}`]: ER_ACCESS_DENIED_TABLE,
+      };
+      for (const user of [base, login(clone)]) {
+        const outcomes = Object.fromEntries(
+          await Promise.all(
+            Object.keys(probes).map(
+              async (sql) => [sql, await mysqlFailure(server, user, sql)] as const,
+            ),
+          ),
+        );
+        expect(outcomes).toEqual(probes);
+      }
+      // Both activate the third role the same way.
+      for (const user of [base, login(clone)]) {
+        const [, , rows] = (await mysqlRun(
+          server,
+          user,
+          `SET ROLE ${role('cleaner', '10.0.%')}`,
+          `DELETE FROM ${table('read')}`,
+          'SELECT CURRENT_ROLE() AS roles',
+        )) as Record<string, unknown>[][];
+        expect(String(rows?.[0]?.roles)).toContain('_cleaner');
+      }
+    });
+  },
+);

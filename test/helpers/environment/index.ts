@@ -26,6 +26,7 @@ import {
   findFerretdb,
   startLocalFerretdb,
 } from './local-ferretdb';
+import { startLocalMoto } from './local-moto';
 import {
   findMariadb,
   findSidMysql,
@@ -33,7 +34,6 @@ import {
   mysqlServerVersion,
   startLocalMysql,
 } from './local-mysql';
-import { startLocalMoto } from './local-moto';
 import {
   buildMajorVersion,
   findEmbeddedPostgres,

@@ -94,7 +94,9 @@ export async function findSidMysql(flavor: SidRootName, runDir: string): Promise
       try {
         await access(join(root.dir, binary), constants.X_OK);
       } catch {
-        throw new Error(`${binary} is missing in the Debian sid root ${root.dir} (${root.package})`);
+        throw new Error(
+          `${binary} is missing in the Debian sid root ${root.dir} (${root.package})`,
+        );
       }
     }
   }
@@ -361,7 +363,8 @@ async function waitUntilAccepting(
       failFast: async () => {
         const status = server.exitStatus();
         return (
-          status && new Error(`${product(build)} server ${name} ${describeExit(status)} during startup`)
+          status &&
+          new Error(`${product(build)} server ${name} ${describeExit(status)} during startup`)
         );
       },
     },

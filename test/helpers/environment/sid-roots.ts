@@ -4,7 +4,8 @@ import { join, relative, sep } from 'node:path';
 
 /** Optional: the directory holding the sid roots, instead of the install script's cache path. */
 export const SID_ROOTS_VARIABLE = 'ROTATION_SID_ROOTS';
-const INSTALL_HINT = 'run `sudo bash scripts/install-sid-servers.sh` (it builds them in about a minute)';
+const INSTALL_HINT =
+  'run `sudo bash scripts/install-sid-servers.sh` (it builds them in about a minute)';
 /** Written last by the install script into a complete root: `<package> <version>` lines, the server first. */
 const STAMP = '.rotation-lambdas-root';
 /** Where the run directory appears inside a root: `/mnt` exists, empty, in every Debian root. */
