@@ -71,7 +71,31 @@ function picked(env: TestEnvironment): Record<string, string[]> {
 }
 
 describe('fault matrix targets', () => {
-  it('locally: PostgreSQL 17, the MariaDB without require_secure_transport for both families, FerretDB', () => {
+  it('locally: PostgreSQL 18, MariaDB 11.8 for mariadb-*, MySQL 9.7 without require_secure_transport for mysql-*, FerretDB', () => {
+    const env = environment({
+      postgres: [
+        pg('postgresql-15', '15.18 (Debian 15.18-0+deb12u1)'),
+        pg('postgresql-16', '16.14'),
+        pg('postgresql-17', '17.10'),
+        pg('postgresql-18', '18.4'),
+      ],
+      mysql: [
+        my('mariadb-10.11', 'mariadb', '10.11.19-MariaDB-0+deb12u1'),
+        my('mariadb-10.11-require-tls', 'mariadb', '10.11.19-MariaDB-0+deb12u1', true),
+        my('mariadb-11.8', 'mariadb', '11.8.9-MariaDB-4 from Debian'),
+        my('mysql-9.7', 'mysql', '9.7.4-2'),
+        my('mysql-9.7-require-tls', 'mysql', '9.7.4-2', true),
+      ],
+      mongodb: [mongo('ferretdb-1.24', 'ferretdb', 'v1.24.0')],
+    });
+    expect(picked(env)).toEqual({
+      postgresql: ['postgresql on postgresql-18'],
+      mariadb: ['mariadb on mariadb-11.8', 'mysql on mysql-9.7'],
+      mongodb: ['mongodb on ferretdb-1.24'],
+    });
+  });
+
+  it('with MariaDB only: the MariaDB without require_secure_transport for both families', () => {
     const env = environment({
       postgres: [
         pg('postgresql-15', '15.18 (Debian 15.18-0+deb12u1)'),
