@@ -30,6 +30,7 @@ import {
 } from '../test/helpers/environment/local-postgres';
 import { allowTraversal, resolveServerUser } from '../test/helpers/environment/server-user';
 import type { MysqlServer, PostgresServer } from '../test/helpers/environment/types';
+import { newest } from '../test/helpers/faults/targets';
 import { mysqlRoot, mysqlRun } from '../test/helpers/mysql-client';
 import { runAs, superuser } from '../test/helpers/postgres-client';
 import { RotationService, STEPS } from '../test/helpers/rotation-service';
@@ -416,25 +417,37 @@ async function main(): Promise<void> {
       env.secretsManagerEndpoint,
       join(env.runDir, 'captured-logs', 'bench.log'),
     );
-    const mariadb = env.mysql.find((s) => !s.requireSecureTransport);
+    // Each family on its own newest server: mysql-* on MySQL (MariaDB if there is none).
+    const plain = env.mysql.filter((s) => !s.requireSecureTransport);
+    const mariadb = newest(plain.filter((s) => s.flavor === 'mariadb'));
+    const mysqlServer = newest(plain.filter((s) => s.flavor === 'mysql')) ?? mariadb;
     const mongo = env.mongodb[0];
-    if (!mariadb || !mongo) throw new Error('the environment has no MariaDB or no MongoDB server');
-    await mysqlQuery(mariadb, `SET GLOBAL max_connections = ${MAX_CONNECTIONS}`);
+    if (!mariadb || !mysqlServer || !mongo) {
+      throw new Error('the environment has no MariaDB or no MongoDB server');
+    }
+    for (const server of new Set([mariadb, mysqlServer])) {
+      await mysqlQuery(server, `SET GLOBAL max_connections = ${MAX_CONNECTIONS}`);
+    }
+    const mysqlFamily = { mysql: mysqlServer, mariadb };
     const targets = [
       ...postgresTargets(pg.server, service),
-      ...mysqlTargets(mariadb, service),
+      ...mysqlTargets(mysqlServer, 'mysql', service),
+      ...mysqlTargets(mariadb, 'mariadb', service),
       ...mongoTargets(mongo, service),
     ].filter((t) => names.includes(t.fn));
     for (const target of targets) {
+      const family = target.fn.split('-')[0] as string;
+      const mysqlTarget =
+        family === 'mysql' || family === 'mariadb' ? mysqlFamily[family] : undefined;
       const sessionsLeft = target.fn.startsWith('postgresql')
         ? () => postgresSessionsLeft(pg.server)
-        : target.fn.startsWith('mongodb')
+        : !mysqlTarget
           ? undefined
           : async () =>
               Number(
                 (
                   await mysqlQuery(
-                    mariadb,
+                    mysqlTarget,
                     "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID() AND USER NOT IN ('system user', 'event_scheduler') AND COMMAND <> 'Daemon'",
                   )
                 )[0]?.n ?? 0,

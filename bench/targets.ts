@@ -97,10 +97,15 @@ export function postgresTargets(server: PostgresServer, service: RotationService
   ];
 }
 
-export function mysqlTargets(server: MysqlServer, service: RotationService): Target[] {
+/** The `<family>-*` functions on one MySQL or MariaDB server. */
+export function mysqlTargets(
+  server: MysqlServer,
+  family: 'mysql' | 'mariadb',
+  service: RotationService,
+): Target[] {
   const run = (sql: string[]) => mysqlRun(server, mysqlRoot(server), ...sql);
   const e = mysql2.escape;
-  return (['mysql', 'mariadb'] as const).flatMap((family): Target[] => {
+  {
     const secret = (via: Address, username: string, password: string, extra = {}) => ({
       engine: family,
       host: via.host,
@@ -110,7 +115,10 @@ export function mysqlTargets(server: MysqlServer, service: RotationService): Tar
       ...extra,
     });
     const base = {
-      server: `MariaDB ${server.version.replace(/-MariaDB.*/, '')}`,
+      server:
+        server.flavor === 'mysql'
+          ? `MySQL ${server.version}`
+          : `MariaDB ${server.version.replace(/-MariaDB.*/, '')}`,
       caFile: server.caFile,
       address: server,
     };
@@ -148,7 +156,7 @@ export function mysqlTargets(server: MysqlServer, service: RotationService): Tar
         },
       },
     ];
-  });
+  }
 }
 
 export function mongoTargets(server: MongoServer, service: RotationService): Target[] {

@@ -288,7 +288,7 @@ function versionNumbers(version: string): number[] {
 }
 
 /** The server with the highest version, or `undefined` for none. */
-function newest<T extends { version: string }>(servers: readonly T[]): T | undefined {
+export function newest<T extends { version: string }>(servers: readonly T[]): T | undefined {
   const compare = (a: number[], b: number[]): number => {
     for (let i = 0; i < Math.max(a.length, b.length); i++) {
       const d = (a[i] ?? 0) - (b[i] ?? 0);
