@@ -59,9 +59,11 @@ export const KEEP_RUN_DIR_VARIABLE = 'ROTATION_TEST_KEEP_RUN_DIR';
  *
  * Each part comes from the first source that applies: `TEST_POSTGRES_URL` / `TEST_MYSQL_URL` /
  * `TEST_MONGODB_URL` / `TEST_SECRETS_MANAGER_ENDPOINT` (external), then containers if testcontainers
- * finds a Docker engine, then local processes (Debian's newest PostgreSQL, the embedded PostgreSQL 17,
- * two of Debian's MariaDB servers, one of them with `require_secure_transport=ON`, FerretDB built by
- * `scripts/install-ferretdb.sh`, and `python3 -m moto.server`).
+ * finds a Docker engine, then local processes (Debian's newest PostgreSQL, the embedded PostgreSQL
+ * 16, 17 and 18, Debian's MariaDB, MariaDB and MySQL from the Debian sid roots of
+ * `scripts/install-sid-servers.sh`, the MariaDB and MySQL ones also with
+ * `require_secure_transport=ON`, FerretDB built by `scripts/install-ferretdb.sh`, and
+ * `python3 -m moto.server`).
  * Throws, after stopping whatever did start, if anything cannot be started: suites must fail, not skip.
  *
  * @returns the environment and a function that stops everything and removes the run directory.
