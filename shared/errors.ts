@@ -60,6 +60,12 @@ export class MasterSecretError extends RotationError {}
 /** The pending credentials do not work (testSecret). */
 export class PendingCredentialsError extends RotationError {}
 
+/**
+ * Alternating users: the two users cannot do the same things (testSecret), so the pending one
+ * must not be promoted.
+ */
+export class PrivilegeDriftError extends RotationError {}
+
 /** The database answered that these credentials are wrong. */
 export class CredentialsRejectedError extends RotationError {}
 

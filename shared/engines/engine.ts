@@ -35,6 +35,15 @@ export interface AlternatingUsersChange {
   database: string | undefined;
 }
 
+/** The two users of alternating users, as the master sees them. */
+export interface AlternatingUsers {
+  /** The user named in the secret without the clone suffix: whose rights the clone must have. */
+  baseUsername: string;
+  cloneUsername: string;
+  /** The users' database from the secret (`dbname`): MongoDB's authentication database. */
+  database: string | undefined;
+}
+
 /** A logged-in connection. Every method throws DatabaseStatementError when the server refuses. */
 export interface DatabaseSession {
   /** Runs a trivial query, proving the login gives a usable session. */
@@ -46,6 +55,13 @@ export interface DatabaseSession {
    * brings the clone's privileges level with the base user's, on every call.
    */
   applyAlternatingUsers(change: AlternatingUsersChange): Promise<void>;
+  /**
+   * Run as the master user: how the clone's effective rights (privileges, roles, settings, account
+   * options) differ from the base user's, as the server reports them, one sentence per
+   * difference and never a password. Empty when they are equal, or when there is no clone yet.
+   * Optional while an adapter has no rights model: testSecret then checks nothing more.
+   */
+  compareAlternatingUsers?(users: AlternatingUsers): Promise<string[]>;
   /**
    * Read-only checks for `rotation-lambdas preflight`: what the server is, how this connection is
    * secured, and whether this session's user may do its part of a rotation. Must change nothing
@@ -144,6 +160,11 @@ export interface DatabaseEngine {
    * An adapter whose limit depends on the server version checks the server's own limit again.
    */
   readonly usernameLimit: UsernameLimit;
+  /**
+   * True when one username names several accounts, one per client host (MySQL's `user@host`): a
+   * login from this network then proves nothing about the accounts at other hosts.
+   */
+  readonly accountsHaveHosts?: boolean;
   /**
    * Logs in. Throws CredentialsRejectedError when the server says the credentials are wrong,
    * DatabaseUnreachableError (with `tlsFailure` set when TLS could not be set up or verified)

@@ -1,8 +1,7 @@
 /**
- * Reads `SHOW GRANTS` lines (MySQL 5.7, 8.x and MariaDB) into privileges per object, so the
- * clone's grants can be brought level with the original's by adding what is missing and
- * revoking what is extra, with `WITH GRANT OPTION` and role grants kept. AWS's template replays
- * the text before ` TO ` and so loses `WITH GRANT OPTION`, and never revokes anything.
+ * Reads `SHOW GRANTS` lines (MySQL 5.7, 8.x and MariaDB) into privileges per object, for
+ * preflight's check that a master can pass on what a base user holds. The rotation itself compares
+ * effective rights (mysql-rights.ts), not grant text.
  */
 
 /** What one account holds, as parsed from its `SHOW GRANTS` output. */
@@ -15,7 +14,8 @@ export interface AccountGrants {
   roles: Map<string, boolean>;
 }
 
-type Token = { text: string; kind: 'quoted' | 'word' | 'punct' };
+/** A token and where it starts in the line. */
+export type Token = { text: string; kind: 'quoted' | 'word' | 'punct'; start: number };
 
 /** Splits a grant line into tokens, keeping quoted names (which may contain ` TO `) whole. */
 export function tokenize(line: string): Token[] {
@@ -38,15 +38,15 @@ export function tokenize(line: string): Token[] {
           j++;
         }
       }
-      tokens.push({ text: line.slice(i, j + 1), kind: 'quoted' });
+      tokens.push({ text: line.slice(i, j + 1), kind: 'quoted', start: i });
       i = j + 1;
     } else if (/[A-Za-z0-9_$*]/.test(c)) {
       let j = i;
       while (j < line.length && /[A-Za-z0-9_$*]/.test(line[j] as string)) j++;
-      tokens.push({ text: line.slice(i, j), kind: 'word' });
+      tokens.push({ text: line.slice(i, j), kind: 'word', start: i });
       i = j;
     } else {
-      tokens.push({ text: c, kind: 'punct' });
+      tokens.push({ text: c, kind: 'punct', start: i });
       i++;
     }
   }
@@ -151,41 +151,4 @@ export function parseGrants(lines: string[]): AccountGrants & { unparsed: string
     if (option === 'GRANT') result.grantOption.add(object);
   }
   return result;
-}
-
-/** The statements that make `target`'s grants equal to `source`'s; grants first, then revokes. */
-export function grantSyncStatements(
-  source: AccountGrants,
-  target: AccountGrants,
-  account: string,
-): string[] {
-  const grants: string[] = [];
-  const revokes: string[] = [];
-  const objects = new Set([...source.privileges.keys(), ...target.privileges.keys()]);
-  for (const object of objects) {
-    const want = source.privileges.get(object) ?? new Set<string>();
-    const have = target.privileges.get(object) ?? new Set<string>();
-    const missing = [...want].filter((p) => !have.has(p));
-    const extra = [...have].filter((p) => !want.has(p));
-    const wantOption = source.grantOption.has(object);
-    const haveOption = target.grantOption.has(object);
-    if (missing.length > 0 || (wantOption && !haveOption)) {
-      const list = missing.length > 0 ? missing.join(', ') : 'USAGE';
-      grants.push(
-        `GRANT ${list} ON ${object} TO ${account}${wantOption && !haveOption ? ' WITH GRANT OPTION' : ''}`,
-      );
-    }
-    if (extra.length > 0) revokes.push(`REVOKE ${extra.join(', ')} ON ${object} FROM ${account}`);
-    if (haveOption && !wantOption) revokes.push(`REVOKE GRANT OPTION ON ${object} FROM ${account}`);
-  }
-  for (const [role, admin] of source.roles) {
-    const has = target.roles.get(role);
-    if (has === undefined || (admin && !has)) {
-      grants.push(`GRANT ${role} TO ${account}${admin ? ' WITH ADMIN OPTION' : ''}`);
-    }
-  }
-  for (const role of target.roles.keys()) {
-    if (!source.roles.has(role)) revokes.push(`REVOKE ${role} FROM ${account}`);
-  }
-  return [...grants, ...revokes];
 }

@@ -9,6 +9,7 @@ import {
   UsernameTooLongError,
 } from '../errors';
 import type {
+  AlternatingUsers,
   AlternatingUsersChange,
   ConnectionSettings,
   DatabaseEngine,
@@ -16,8 +17,17 @@ import type {
   InspectionRequest,
   SessionInspection,
 } from './engine';
-import { grantSyncStatements, parseGrants } from './mysql-grants';
 import { inspectMysql } from './mysql-inspect';
+import {
+  type AccountRights,
+  accountName,
+  readRights,
+  rightsDifferences,
+  syncStatements,
+} from './mysql-rights';
+
+export { accountName } from './mysql-rights';
+
 import { isTlsError, tlsOptions } from './tls';
 
 /** The server's own account of what it is, from `SELECT VERSION()`. */
@@ -51,11 +61,6 @@ export function supportsAlterUser(info: ServerInfo): boolean {
 export function maxUsernameLength(info: ServerInfo): number {
   if (info.flavor === 'mariadb') return atLeast(info, 10, 0) ? 80 : 16;
   return atLeast(info, 5, 7, 8) ? 32 : 16;
-}
-
-/** MySQL 8 keeps default roles in mysql.default_roles; MariaDB in mysql.user.default_role. */
-export function hasRoles(info: ServerInfo): boolean {
-  return info.flavor === 'mariadb' ? atLeast(info, 10, 0, 5) : atLeast(info, 8, 0);
 }
 
 /**
@@ -110,11 +115,6 @@ const MYSQL_PASSWORD_PLUGINS = new Set([
   'sha256_password',
 ]);
 
-/** `'user'@'host'`, each part an escaped string literal (valid in every account-name position). */
-export function accountName(user: string, host: string): string {
-  return `${mysql2.escape(user)}@${mysql2.escape(host)}`;
-}
-
 function createMysqlEngine(
   name: string,
   secretEngines: string[],
@@ -127,6 +127,7 @@ function createMysqlEngine(
     defaultDatabase: undefined,
     defaultExcludeCharacters: '/@"\'\\',
     usernameLimit: { max: maxLength, unit: 'characters' },
+    accountsHaveHosts: true,
     connect: connectMysql,
   };
 }
@@ -136,6 +137,13 @@ export const mysql = createMysqlEngine('mysql', ['mysql', 'aurora-mysql'], 32);
 
 /** MariaDB through `mysql2`. */
 export const mariadb = createMysqlEngine('mariadb', ['mariadb'], 80);
+
+/** ER_CREDENTIALS_CONTRADICT_TO_HISTORY: the password is in the account's password history. */
+const ER_PASSWORD_HISTORY = 3638;
+
+function errnoOf(error: DatabaseStatementError): unknown {
+  return (error.cause as { errno?: unknown } | undefined)?.errno;
+}
 
 /** Server errors meaning the credentials are wrong (ER_ACCESS_DENIED_ERROR). */
 const REJECTED_ERRNOS = new Set([1045]);
@@ -248,13 +256,12 @@ class MysqlSession implements DatabaseSession {
   }
 
   /**
-   * For every host the base user is defined at: create the clone there if missing and bring its
-   * grants, granted roles, default roles and REQUIRE options level with the base's; then, last,
-   * set the target's password. MySQL cannot roll DDL back, so the order is what makes a retry
-   * safe: once the pending password logs in, everything before it was done. A clone created by
+   * For every host the base user is defined at: create the clone there if missing and make its
+   * rights equal to the base's (mysql-rights.ts); then, last, set the target's password on every
+   * host. MySQL cannot roll DDL back, so the order is what makes a retry safe: a clone created by
    * an attempt that failed half-way has a throw-away password until a retry finishes the work.
-   * Grants are added before anything is revoked, so the clone never lacks, even for a moment, a
-   * privilege the base has.
+   * Every call sets the password on every host again: one login from this network proves nothing
+   * about the accounts at the other hosts.
    */
   public async applyAlternatingUsers(change: AlternatingUsersChange): Promise<void> {
     const info = await this.server();
@@ -284,18 +291,53 @@ class MysqlSession implements DatabaseSession {
         clone = await this.account(change.cloneUsername, host);
       }
       if (!clone) continue;
-      await this.syncGrants(change.baseUsername, change.cloneUsername, host);
-      await this.syncRequire(info, base, cloneName, clone);
-      if (hasRoles(info))
-        await this.syncDefaultRoles(info, change.baseUsername, change.cloneUsername, host);
+      await this.syncRights(info, change.baseUsername, change.cloneUsername, host);
     }
     for (const host of hosts) {
       const plugin = change.target === change.cloneUsername ? plugins.get(host) : undefined;
-      await this.run(
-        passwordStatement(info, accountName(change.target, host), change.password, plugin),
-        'ALTER USER',
-      );
+      try {
+        await this.run(
+          passwordStatement(info, accountName(change.target, host), change.password, plugin),
+          'ALTER USER',
+        );
+      } catch (error) {
+        // MySQL's password history refuses the password this host's account already has: a
+        // fresh random password is only there because an earlier attempt set it.
+        if (!(error instanceof DatabaseStatementError && errnoOf(error) === ER_PASSWORD_HISTORY))
+          throw error;
+      }
     }
+  }
+
+  /**
+   * Run as the master: how the clone's rights differ from the base user's at each host the base
+   * user is defined at, as the server reports them. Empty when they are equal, or when the clone
+   * does not exist yet at any host (nothing has been promoted to it).
+   */
+  public async compareAlternatingUsers(users: AlternatingUsers): Promise<string[]> {
+    const info = await this.server();
+    const hosts = await this.accountHosts(users.baseUsername);
+    const cloneHosts = new Set(await this.accountHosts(users.cloneUsername));
+    if (cloneHosts.size === 0) return [];
+    const differences: string[] = [];
+    for (const host of hosts) {
+      const names = {
+        base: `"${users.baseUsername}"@"${host}"`,
+        clone: `"${users.cloneUsername}"@"${host}"`,
+      };
+      if (!cloneHosts.has(host)) {
+        differences.push(`${names.clone} does not exist (${names.base} does)`);
+        continue;
+      }
+      const [base, clone] = await this.rightsOf(
+        info,
+        users.baseUsername,
+        users.cloneUsername,
+        host,
+      );
+      differences.push(...rightsDifferences(base, clone, names));
+    }
+    return differences;
   }
 
   /** Preflight's read-only checks (mysql-inspect.ts). */
@@ -352,18 +394,11 @@ class MysqlSession implements DatabaseSession {
 
   private async account(user: string, host: string): Promise<AccountRow | undefined> {
     const rows = await this.run(
-      `SELECT plugin, ssl_type, ssl_cipher, x509_issuer, x509_subject FROM mysql.user WHERE User = ${mysql2.escape(user)} AND Host = ${mysql2.escape(host)}`,
+      `SELECT plugin FROM mysql.user WHERE User = ${mysql2.escape(user)} AND Host = ${mysql2.escape(host)}`,
       'SELECT mysql.user',
     );
     const row = rows[0];
-    if (!row) return undefined;
-    return {
-      plugin: text(row.plugin),
-      sslType: text(row.ssl_type),
-      sslCipher: text(row.ssl_cipher),
-      x509Issuer: text(row.x509_issuer),
-      x509Subject: text(row.x509_subject),
-    };
+    return row ? { plugin: text(row.plugin) } : undefined;
   }
 
   private async showGrants(user: string, host: string): Promise<string[]> {
@@ -371,85 +406,61 @@ class MysqlSession implements DatabaseSession {
     return rows.map((row) => text(Object.values(row)[0]));
   }
 
-  private async syncGrants(base: string, clone: string, host: string): Promise<void> {
-    const source = parseGrants(await this.showGrants(base, host));
-    const target = parseGrants(await this.showGrants(clone, host));
-    const unknown = source.unparsed[0] ?? target.unparsed[0];
-    if (unknown !== undefined) {
-      // Copying only part of the grants could give the clone more than the base (e.g. a partial
-      // revoke left out), so stop instead. The first words say which kind of line it was.
+  private async rightsOf(
+    info: ServerInfo,
+    base: string,
+    clone: string,
+    host: string,
+  ): Promise<[AccountRights, AccountRights]> {
+    // What the rights model does not cover: MySQL's partial revokes and PROXY grants. Copying
+    // the rest would give the clone more than the base, so stop instead.
+    const unsupported = (await this.showGrants(base, host)).find((line) =>
+      /^(REVOKE\b|GRANT\s+PROXY\b)/i.test(line),
+    );
+    if (unsupported !== undefined) {
       throw new DatabaseStatementError(
-        `Cannot copy the grants of "${base}"@"${host}": SHOW GRANTS printed a line this function does not understand ("${unknown.split(' ').slice(0, 3).join(' ')} …")`,
+        `Cannot copy the rights of "${base}"@"${host}": it holds ${/^REVOKE/i.test(unsupported) ? 'partial revokes (REVOKE … lines in SHOW GRANTS)' : 'PROXY privileges'}, which alternating users does not copy`,
       );
     }
-    for (const statement of grantSyncStatements(source, target, accountName(clone, host))) {
-      try {
-        await this.run(statement, statement.split(' ', 1)[0]);
-      } catch (error) {
-        if (!(error instanceof DatabaseStatementError)) throw error;
-        throw new DatabaseStatementError(
-          `${error.message}. The master user "${this.settings.username}" must hold every privilege of "${base}"@"${host}" WITH GRANT OPTION, and ADMIN OPTION on each of its roles, to give them to "${clone}"`,
-          { cause: error.cause },
-        );
-      }
-    }
+    return [
+      await readRights(this, info.flavor, base, host),
+      await readRights(this, info.flavor, clone, host),
+    ];
   }
 
-  private async syncRequire(
-    info: ServerInfo,
-    base: AccountRow | undefined,
-    cloneName: string,
-    clone: AccountRow | undefined,
-  ): Promise<void> {
-    if (!base || !clone) return;
-    const want = requireClause(base);
-    if (want === requireClause(clone)) return;
-    await this.run(
-      supportsAlterUser(info)
-        ? `ALTER USER ${cloneName} REQUIRE ${want}`
-        : `GRANT USAGE ON *.* TO ${cloneName} REQUIRE ${want}`,
-      'ALTER USER REQUIRE',
-    );
-  }
-
-  private async syncDefaultRoles(
+  /**
+   * Makes the clone's rights equal to the base's, then reads both again to prove it. A second
+   * round catches what one statement undid of another (revoking a MySQL role drops it from the
+   * default roles).
+   */
+  private async syncRights(
     info: ServerInfo,
     base: string,
     clone: string,
     host: string,
   ): Promise<void> {
-    const cloneName = accountName(clone, host);
-    if (info.flavor === 'mariadb') {
-      const [want, have] = await Promise.all(
-        [base, clone].map(async (user) => {
-          const rows = await this.run(
-            `SELECT default_role AS role FROM mysql.user WHERE User = ${mysql2.escape(user)} AND Host = ${mysql2.escape(host)}`,
-            'SELECT mysql.user',
+    const names = { base: `"${base}"@"${host}"`, clone: `"${clone}"@"${host}"` };
+    for (let round = 0; round < 2; round++) {
+      const [want, have] = await this.rightsOf(info, base, clone, host);
+      const statements = syncStatements(want, have, accountName(clone, host), info.flavor);
+      if (statements.length === 0) return;
+      for (const statement of statements) {
+        try {
+          await this.run(statement, statement.split(' ', 1)[0]);
+        } catch (error) {
+          if (!(error instanceof DatabaseStatementError)) throw error;
+          throw new DatabaseStatementError(
+            `${error.message}. The master user "${this.settings.username}" must hold every privilege of ${names.base} WITH GRANT OPTION, and ADMIN OPTION on each of its roles (or ROLE_ADMIN), to give them to ${names.clone}`,
+            { cause: error.cause },
           );
-          return text(rows[0]?.role);
-        }),
-      );
-      if (want !== have) {
-        await this.run(
-          `SET DEFAULT ROLE ${want ? mysql2.escapeId(want) : 'NONE'} FOR ${cloneName}`,
-          'SET DEFAULT ROLE',
-        );
+        }
       }
-      return;
     }
-    const [want, have] = await Promise.all(
-      [base, clone].map(async (user) => {
-        const rows = await this.run(
-          `SELECT DEFAULT_ROLE_USER AS u, DEFAULT_ROLE_HOST AS h FROM mysql.default_roles WHERE USER = ${mysql2.escape(user)} AND HOST = ${mysql2.escape(host)}`,
-          'SELECT mysql.default_roles',
-        );
-        return rows.map((r) => accountName(text(r.u), text(r.h))).sort();
-      }),
-    );
-    if (want?.join() !== have?.join()) {
-      await this.run(
-        `SET DEFAULT ROLE ${want?.length ? want.join(', ') : 'NONE'} TO ${cloneName}`,
-        'SET DEFAULT ROLE',
+    const [want, have] = await this.rightsOf(info, base, clone, host);
+    const differences = rightsDifferences(want, have, names);
+    if (differences.length > 0) {
+      throw new DatabaseStatementError(
+        `Could not make the rights of ${names.clone} equal to those of ${names.base}: ${differences.join('; ')}`,
       );
     }
   }
@@ -457,30 +468,6 @@ class MysqlSession implements DatabaseSession {
 
 interface AccountRow {
   plugin: string;
-  sslType: string;
-  sslCipher: string;
-  x509Issuer: string;
-  x509Subject: string;
-}
-
-/** The REQUIRE clause that gives an account the TLS requirements of `row`. */
-export function requireClause(row: AccountRow): string {
-  switch (row.sslType.toUpperCase()) {
-    case 'ANY':
-      return 'SSL';
-    case 'X509':
-      return 'X509';
-    case 'SPECIFIED': {
-      const parts = [
-        row.x509Issuer && `ISSUER ${mysql2.escape(row.x509Issuer)}`,
-        row.x509Subject && `SUBJECT ${mysql2.escape(row.x509Subject)}`,
-        row.sslCipher && `CIPHER ${mysql2.escape(row.sslCipher)}`,
-      ].filter(Boolean);
-      return parts.length > 0 ? parts.join(' AND ') : 'NONE';
-    }
-    default:
-      return 'NONE';
-  }
 }
 
 function text(value: unknown): string {

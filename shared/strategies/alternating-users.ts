@@ -1,13 +1,15 @@
-import type { UsernameLimit } from '../engines/engine';
+import type { DatabaseSession, UsernameLimit } from '../engines/engine';
 import {
   MasterSecretError,
   NoWorkingCredentialsError,
+  PrivilegeDriftError,
   SecretValueError,
   UsernameTooLongError,
 } from '../errors';
+import type { DatabaseSecret } from '../secrets/database-secret';
 import { checkPendingTarget, requirePending, sameServer } from './pending';
 import { plainTextHint, tryLogin, withSession } from './sessions';
-import type { RotationStrategy } from './strategy';
+import type { RotationStrategy, StepContext } from './strategy';
 import { testPendingSecret } from './test-secret';
 
 /** The suffix AWS's templates use, so secrets rotated by them keep rotating here. */
@@ -64,10 +66,15 @@ export const alternatingUsers: RotationStrategy = {
       alternateUsername(current.username, engine.usernameLimit),
     );
 
-    const retried = await tryLogin(engine, pending, config);
-    if (retried) {
-      await withSession(retried, (s) => s.ping());
-      return 'pending-already-logs-in';
+    // Where a username is one account (PostgreSQL, MongoDB), a login with the pending password
+    // proves the work done. Where it is one account per client host (MySQL), a login from here
+    // proves nothing about the others, so the master sets the password on every host again.
+    if (!engine.accountsHaveHosts) {
+      const retried = await tryLogin(engine, pending, config);
+      if (retried) {
+        await withSession(retried, (s) => s.ping());
+        return 'pending-already-logs-in';
+      }
     }
 
     // Proof that whoever holds this secret holds the user it rotates: without it, anyone who can
@@ -80,27 +87,8 @@ export const alternatingUsers: RotationStrategy = {
     }
     await withSession(proof, (s) => s.ping());
 
-    const masterArn = current.masterarn;
-    if (!masterArn) {
-      throw new SecretValueError(`Secret ${versions.secretId} (AWSCURRENT) has no "masterarn" key`);
-    }
-    const stored = await versions.master(masterArn);
-    // A master secret may omit `engine`; it is the same server as the user's.
-    const master = stored.engine ? stored : { ...stored, engine: current.engine };
-    if (!sameServer(master, current)) {
-      throw new MasterSecretError(
-        `The master secret ${masterArn} is for ${master.host}:${master.port}, but secret ${versions.secretId} is for ${current.host}:${current.port}; they must name the same server`,
-      );
-    }
-    // The master logs in to its own database (for MongoDB, its authentication database).
-    const session = await tryLogin(engine, master, config);
-    if (!session) {
-      throw new MasterSecretError(
-        `The database rejected the credentials of master secret ${masterArn} (user "${master.username}")`,
-      );
-    }
     const base = baseUsername(current.username);
-    await withSession(session, (s) =>
+    await withSession(await masterSession({ engine, config, versions }, current), (s) =>
       s.applyAlternatingUsers({
         baseUsername: base,
         cloneUsername: `${base}${CLONE_SUFFIX}`,
@@ -112,5 +100,62 @@ export const alternatingUsers: RotationStrategy = {
     return 'password-set';
   },
 
-  testSecret: testPendingSecret,
+  /**
+   * The pending user logs in, then the master checks that the two users have the same effective
+   * rights, so finishSecret never promotes a user that cannot do what the current one can. When
+   * Secrets Manager calls testSecret alone, the current user logs in and the pair is checked the
+   * same way.
+   */
+  async testSecret(context) {
+    const outcome = await testPendingSecret(context);
+    const { engine, versions } = context;
+    const current = await versions.current();
+    const probe = await withSession(await masterSession(context, current), async (s) => {
+      if (!s.compareAlternatingUsers) return undefined;
+      const base = baseUsername(current.username);
+      return s.compareAlternatingUsers({
+        baseUsername: base,
+        cloneUsername: `${base}${CLONE_SUFFIX}`,
+        database: current.dbname ?? engine.defaultDatabase,
+      });
+    });
+    if (probe && probe.length > 0) {
+      const pending = await versions.pending();
+      const who = pending ? `AWSPENDING user "${pending.username}"` : 'the two users';
+      throw new PrivilegeDriftError(
+        `Secret ${versions.secretId}: ${who} cannot do exactly what the other user can, so it must not be promoted. As the server reports them: ${probe.join('; ')}. Run setSecret again (rotate again) to bring the clone level, or align the users by hand.`,
+      );
+    }
+    return outcome;
+  },
 };
+
+/**
+ * Logs in as the master named by the current secret's `masterarn`, after checking that it names
+ * the same server, so the master password is never sent anywhere else.
+ */
+async function masterSession(
+  { engine, config, versions }: StepContext,
+  current: DatabaseSecret,
+): Promise<DatabaseSession> {
+  const masterArn = current.masterarn;
+  if (!masterArn) {
+    throw new SecretValueError(`Secret ${versions.secretId} (AWSCURRENT) has no "masterarn" key`);
+  }
+  const stored = await versions.master(masterArn);
+  // A master secret may omit `engine`; it is the same server as the user's.
+  const master = stored.engine ? stored : { ...stored, engine: current.engine };
+  if (!sameServer(master, current)) {
+    throw new MasterSecretError(
+      `The master secret ${masterArn} is for ${master.host}:${master.port}, but secret ${versions.secretId} is for ${current.host}:${current.port}; they must name the same server`,
+    );
+  }
+  // The master logs in to its own database (for MongoDB, its authentication database).
+  const session = await tryLogin(engine, master, config);
+  if (!session) {
+    throw new MasterSecretError(
+      `The database rejected the credentials of master secret ${masterArn} (user "${master.username}")`,
+    );
+  }
+  return session;
+}

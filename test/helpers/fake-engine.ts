@@ -22,6 +22,12 @@ export class FakeDatabase {
   public tlsBroken = false;
   public refuseStatements = false;
   public readonly logins: ConnectionSettings[] = [];
+  /** What compareAlternatingUsers reports; `undefined`: the adapter has no rights model. */
+  public drift: string[] | undefined = undefined;
+  /** Each username names one account per client host, as on MySQL. */
+  public accountsHaveHosts = false;
+  /** Every applyAlternatingUsers call, in order. */
+  public readonly applied: AlternatingUsersChange[] = [];
 
   public readonly engine: DatabaseEngine = {
     name: 'fake',
@@ -32,6 +38,10 @@ export class FakeDatabase {
     usernameLimit: { max: 20, unit: 'bytes' },
     connect: async (settings) => this.connect(settings),
   };
+
+  public constructor() {
+    Object.defineProperty(this.engine, 'accountsHaveHosts', { get: () => this.accountsHaveHosts });
+  }
 
   private async connect(settings: ConnectionSettings): Promise<DatabaseSession> {
     this.logins.push(settings);
@@ -56,9 +66,18 @@ export class FakeDatabase {
       applyAlternatingUsers: async (change: AlternatingUsersChange) => {
         guard();
         if (!this.users.has(change.baseUsername)) throw new DatabaseStatementError('no base user');
+        this.applied.push(change);
         this.users.set(change.target, change.password);
         this.memberOf.set(change.cloneUsername, change.baseUsername);
       },
+      ...(this.drift === undefined
+        ? {}
+        : {
+            compareAlternatingUsers: async () => {
+              guard();
+              return this.drift ?? [];
+            },
+          }),
       close: async () => undefined,
     };
   }

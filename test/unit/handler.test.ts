@@ -593,6 +593,45 @@ describe('edge cases', () => {
     expect(await step(alternatingUsers, 'setSecret', arn)).toContain('pending-already-logs-in');
   });
 
+  it('sets the password again through the master when accounts have hosts, even if the pending user logs in', async () => {
+    db.accountsHaveHosts = true;
+    const master = masterSecret();
+    const arn = userSecret({ masterarn: master });
+    sm.startRotation(arn, TOKEN);
+    await step(alternatingUsers, 'createSecret', arn);
+    await step(alternatingUsers, 'setSecret', arn);
+    // One login from here proves nothing about the accounts at the other hosts.
+    expect(await step(alternatingUsers, 'setSecret', arn)).toContain('password-set');
+    expect(db.applied.map((c) => c.target)).toEqual(['app_clone', 'app_clone']);
+  });
+
+  it('testSecret refuses a pending user whose rights differ, naming each difference, and finishSecret is not reached', async () => {
+    const master = masterSecret();
+    const arn = userSecret({ masterarn: master });
+    sm.startRotation(arn, TOKEN);
+    await step(alternatingUsers, 'createSecret', arn);
+    await step(alternatingUsers, 'setSecret', arn);
+    db.drift = ['"app_clone"@"%" lacks SELECT ON `shop`.* ("app"@"%" has it)'];
+    await expect(step(alternatingUsers, 'testSecret', arn)).rejects.toMatchObject({
+      name: 'PrivilegeDriftError',
+      message: expect.stringContaining('lacks SELECT ON `shop`.*'),
+    });
+    expect(sm.stages(arn)[TOKEN]).toEqual(['AWSPENDING']);
+    db.drift = [];
+    expect(await step(alternatingUsers, 'testSecret', arn)).toContain('pending-tested');
+  });
+
+  it('testSecret alone (no pending value) checks the current pair the same way', async () => {
+    const master = masterSecret();
+    const arn = userSecret({ masterarn: master });
+    db.drift = ['"app_clone"@"%" has DROP ON `shop`.* ("app"@"%" does not)'];
+    sm.startRotation(arn, TOKEN);
+    await expect(step(alternatingUsers, 'testSecret', arn)).rejects.toMatchObject({
+      name: 'PrivilegeDriftError',
+      message: expect.stringContaining('the two users'),
+    });
+  });
+
   it('refuses an event whose fields are too long', async () => {
     const handler = createRotationHandler({ engine: db.engine, strategy: singleUser });
     const run = await captureOutput(() =>

@@ -1,14 +1,19 @@
 import {
   accountName,
-  hasRoles,
   maxUsernameLength,
   ownPasswordStatement,
   parseServerVersion,
   passwordStatement,
-  requireClause,
   supportsAlterUser,
 } from '../../shared/engines/mysql';
-import { grantSyncStatements, parseGrants } from '../../shared/engines/mysql-grants';
+import { parseGrants } from '../../shared/engines/mysql-grants';
+import {
+  type AccountRights,
+  accountOptions,
+  type Right,
+  rightsDifferences,
+  syncStatements,
+} from '../../shared/engines/mysql-rights';
 
 describe('server flavour and version', () => {
   it.each([
@@ -26,18 +31,17 @@ describe('server flavour and version', () => {
   });
 
   it.each([
-    ['8.0.36', true, 32, true],
-    ['8.4.3', true, 32, true],
-    ['5.7.44', true, 32, false],
-    ['5.7.5', false, 16, false],
-    ['5.6.51', false, 16, false],
-    ['10.11.19-MariaDB', true, 80, true],
-    ['10.1.48-MariaDB', false, 80, true],
-  ])('%s: ALTER USER %s, %s-character names, roles %s', (version, alter, limit, roles) => {
+    ['8.0.36', true, 32],
+    ['8.4.3', true, 32],
+    ['5.7.44', true, 32],
+    ['5.7.5', false, 16],
+    ['5.6.51', false, 16],
+    ['10.11.19-MariaDB', true, 80],
+    ['10.1.48-MariaDB', false, 80],
+  ])('%s: ALTER USER %s, %s-character names', (version, alter, limit) => {
     const info = parseServerVersion(version);
     expect(supportsAlterUser(info)).toBe(alter);
     expect(maxUsernameLength(info)).toBe(limit);
-    expect(hasRoles(info)).toBe(roles);
   });
 
   it('changes its own password with ALTER USER where supported, PASSWORD() only on old servers', () => {
@@ -92,84 +96,255 @@ describe('account names and literals with hostile input', () => {
   });
 });
 
-describe('REQUIRE options', () => {
-  const row = { plugin: '', sslType: '', sslCipher: '', x509Issuer: '', x509Subject: '' };
-  it.each([
-    [{}, 'NONE'],
-    [{ sslType: 'ANY' }, 'SSL'],
-    [{ sslType: 'X509' }, 'X509'],
-    [
-      { sslType: 'SPECIFIED', x509Issuer: "/CN=o'ca", sslCipher: 'ECDHE' },
-      "ISSUER '/CN=o\\'ca' AND CIPHER 'ECDHE'",
-    ],
-  ])('%j → REQUIRE %s', (fields, clause) => {
-    expect(requireClause({ ...row, ...fields })).toBe(clause);
+/** Rights as readRights builds them, from short descriptions. */
+function rights(...items: Right[]): AccountRights {
+  return new Map(items.map((r) => [r.label, r]));
+}
+const priv = (privilege: string, object: string, dynamic = false): Right => ({
+  kind: 'privilege',
+  label: `${privilege} ON ${object}`,
+  object,
+  privilege,
+  dynamic,
+});
+const grantOption = (object: string): Right => ({
+  kind: 'grant-option',
+  label: `GRANT OPTION ON ${object}`,
+  object,
+});
+const dynamicGrantOption = (privilege: string): Right => ({
+  kind: 'dynamic-grant-option',
+  label: `${privilege} ON *.* WITH GRANT OPTION`,
+  privilege,
+});
+const role = (name: string, admin = false): Right[] => [
+  { kind: 'role', label: `role ${name}`, role: name },
+  ...(admin
+    ? [{ kind: 'role-admin', label: `role ${name} WITH ADMIN OPTION`, role: name } as Right]
+    : []),
+];
+const defaults = (...roles: string[]): Right => ({
+  kind: 'default-roles',
+  label: `default roles ${roles.length > 0 ? roles.join(', ') : 'NONE'}`,
+  roles,
+});
+const options = (text: string): Right => ({
+  kind: 'options',
+  label: `account options ${text}`,
+  options: text,
+});
+/** Every static privilege a MySQL 9.7 server stores for a database, as information_schema lists them. */
+const DB_PRIVILEGES = [
+  'SELECT',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'CREATE',
+  'DROP',
+  'REFERENCES',
+  'INDEX',
+  'ALTER',
+  'CREATE TEMPORARY TABLES',
+  'LOCK TABLES',
+  'EXECUTE',
+  'CREATE VIEW',
+  'SHOW VIEW',
+  'CREATE ROUTINE',
+  'ALTER ROUTINE',
+  'EVENT',
+  'TRIGGER',
+];
+const app = '`app`.*';
+const clone = "'app_clone'@'%'";
+const plain = [defaults(), options('REQUIRE NONE')];
+
+describe('rights: sync to equality (effective rights, not grant text)', () => {
+  it('case 1: ALL on app.* narrowed by REVOKE DROP: the clone loses DROP only, and keeps SELECT', () => {
+    const base = rights(
+      ...DB_PRIVILEGES.filter((p) => p !== 'DROP').map((p) => priv(p, app)),
+      ...plain,
+    );
+    const have = rights(...DB_PRIVILEGES.map((p) => priv(p, app)), ...plain);
+    expect(syncStatements(base, have, clone, 'mysql')).toEqual([
+      `REVOKE DROP ON ${app} FROM ${clone}`,
+    ]);
+  });
+
+  it('case 2: SELECT widened to ALL: the clone gets every privilege, and SELECT is never revoked', () => {
+    const base = rights(...DB_PRIVILEGES.map((p) => priv(p, app)), ...plain);
+    const have = rights(priv('SELECT', app), ...plain);
+    const statements = syncStatements(base, have, clone, 'mysql');
+    expect(statements).toEqual([
+      `GRANT ${DB_PRIVILEGES.filter((p) => p !== 'SELECT').join(', ')} ON ${app} TO ${clone}`,
+    ]);
+    expect(statements.join()).not.toMatch(/REVOKE/);
+  });
+
+  it('case 3: GRANT OPTION stays per level and per dynamic privilege (MySQL prints them on separate lines)', () => {
+    const base = rights(
+      priv('SELECT', '*.*'),
+      grantOption('*.*'),
+      priv('SESSION_VARIABLES_ADMIN', '*.*', true),
+      ...plain,
+    );
+    const statements = syncStatements(base, rights(...plain), clone, 'mysql');
+    expect(statements).toEqual([
+      `GRANT SELECT ON *.* TO ${clone} WITH GRANT OPTION`,
+      `GRANT SESSION_VARIABLES_ADMIN ON *.* TO ${clone}`,
+    ]);
+    // and the other way round: only the dynamic privilege is grantable
+    const other = rights(
+      priv('SELECT', '*.*'),
+      priv('SESSION_VARIABLES_ADMIN', '*.*', true),
+      dynamicGrantOption('SESSION_VARIABLES_ADMIN'),
+      ...plain,
+    );
+    expect(syncStatements(other, rights(...plain), clone, 'mysql')).toEqual([
+      `GRANT SELECT ON *.* TO ${clone}`,
+      `GRANT SESSION_VARIABLES_ADMIN ON *.* TO ${clone} WITH GRANT OPTION`,
+    ]);
+    // a dynamic grant option too many: revoke and grant again (MySQL has no narrower REVOKE)
+    expect(
+      syncStatements(
+        rights(priv('XA_RECOVER_ADMIN', '*.*', true), ...plain),
+        rights(
+          priv('XA_RECOVER_ADMIN', '*.*', true),
+          dynamicGrantOption('XA_RECOVER_ADMIN'),
+          ...plain,
+        ),
+        clone,
+        'mysql',
+      ),
+    ).toEqual([
+      `REVOKE XA_RECOVER_ADMIN ON *.* FROM ${clone}`,
+      `GRANT XA_RECOVER_ADMIN ON *.* TO ${clone}`,
+    ]);
+  });
+
+  it('grants GRANT OPTION on a level where the base holds nothing else, and revokes one too many', () => {
+    const table = '`app`.`t`';
+    expect(
+      syncStatements(rights(grantOption(table), ...plain), rights(...plain), clone, 'mysql'),
+    ).toEqual([`GRANT USAGE ON ${table} TO ${clone} WITH GRANT OPTION`]);
+    expect(
+      syncStatements(
+        rights(priv('SELECT', app), ...plain),
+        rights(priv('SELECT', app), grantOption(app), ...plain),
+        clone,
+        'mysql',
+      ),
+    ).toEqual([`REVOKE GRANT OPTION ON ${app} FROM ${clone}`]);
+  });
+
+  it('copies column and routine privileges, grants before revokes', () => {
+    const t = '`app`.`t`';
+    const p = 'PROCEDURE `app`.`p`';
+    const base = rights(priv('SELECT (`a`)', t), priv('EXECUTE', p), ...plain);
+    const have = rights(priv('SELECT (`b`)', t), ...plain);
+    expect(syncStatements(base, have, clone, 'mysql')).toEqual([
+      `GRANT SELECT (\`a\`) ON ${t} TO ${clone}`,
+      `GRANT EXECUTE ON ${p} TO ${clone}`,
+      `REVOKE SELECT (\`b\`) ON ${t} FROM ${clone}`,
+    ]);
+  });
+
+  it('case 5: a MariaDB default role with a dot in its name is one quoted name', () => {
+    const name = '`role.name`';
+    const base = rights(...role(name), defaults(name), options(''));
+    expect(syncStatements(base, rights(defaults(), options('')), clone, 'mariadb')).toEqual([
+      `GRANT ${name} TO ${clone}`,
+      `SET DEFAULT ROLE ${name} FOR ${clone}`,
+    ]);
+  });
+
+  it('roles with host parts and ADMIN OPTION; default roles set again after a role is revoked', () => {
+    const reader = "'reader'@'apps.example'";
+    const old = "'old'@'%'";
+    const base = rights(...role(reader, true), defaults(reader), ...plain.slice(1));
+    const have = rights(...role(old), defaults(old, reader), ...plain.slice(1));
+    expect(syncStatements(base, have, clone, 'mysql')).toEqual([
+      `GRANT ${reader} TO ${clone} WITH ADMIN OPTION`,
+      `REVOKE ${old} FROM ${clone}`,
+      `SET DEFAULT ROLE ${reader} TO ${clone}`,
+    ]);
+  });
+
+  it('case 7: account options (resource limits, ACCOUNT LOCK, password policy) are copied whole', () => {
+    const wanted =
+      'REQUIRE SSL WITH MAX_QUERIES_PER_HOUR 10 PASSWORD EXPIRE INTERVAL 30 DAY ACCOUNT LOCK';
+    expect(
+      syncStatements(
+        rights(defaults(), options(wanted)),
+        rights(defaults(), options('REQUIRE NONE')),
+        clone,
+        'mysql',
+      ),
+    ).toEqual([`ALTER USER ${clone} ${wanted}`]);
+  });
+
+  it('needs nothing when equal, and names each difference without a password', () => {
+    const base = rights(priv('SELECT', app), ...role("'r'@'%'"), ...plain);
+    expect(syncStatements(base, new Map(base), clone, 'mysql')).toEqual([]);
+    expect(
+      rightsDifferences(base, rights(priv('INSERT', app), ...plain), {
+        base: '"app"@"%"',
+        clone: '"app_clone"@"%"',
+      }),
+    ).toEqual([
+      '"app_clone"@"%" lacks SELECT ON `app`.* ("app"@"%" has it)',
+      `"app_clone"@"%" lacks role 'r'@'%' ("app"@"%" has it)`,
+      '"app_clone"@"%" has INSERT ON `app`.* ("app"@"%" does not)',
+    ]);
   });
 });
 
-describe('SHOW GRANTS parsing and sync', () => {
-  const clone = "'app_clone'@'%'";
+describe('account options from SHOW CREATE USER', () => {
+  it.each([
+    [
+      "CREATE USER `u1`@`%` IDENTIFIED WITH 'caching_sha2_password' AS '$A$005$x\\n\u0007y' REQUIRE NONE WITH MAX_QUERIES_PER_HOUR 10 PASSWORD EXPIRE INTERVAL 30 DAY ACCOUNT LOCK PASSWORD HISTORY DEFAULT PASSWORD REUSE INTERVAL DEFAULT PASSWORD REQUIRE CURRENT DEFAULT FAILED_LOGIN_ATTEMPTS 3 PASSWORD_LOCK_TIME 2",
+      'REQUIRE NONE WITH MAX_QUERIES_PER_HOUR 10 PASSWORD EXPIRE INTERVAL 30 DAY ACCOUNT LOCK PASSWORD HISTORY DEFAULT PASSWORD REUSE INTERVAL DEFAULT PASSWORD REQUIRE CURRENT DEFAULT FAILED_LOGIN_ATTEMPTS 3 PASSWORD_LOCK_TIME 2',
+    ],
+    [
+      "CREATE USER `b`@`%` IDENTIFIED BY PASSWORD '*2EC0C082F01D7639A1BA3BC1D47E94EDCAD8939B' WITH MAX_QUERIES_PER_HOUR 10 MAX_STATEMENT_TIME 5.000000 ACCOUNT LOCK PASSWORD EXPIRE INTERVAL 30 DAY",
+      'WITH MAX_QUERIES_PER_HOUR 10 MAX_STATEMENT_TIME 5.000000 ACCOUNT LOCK PASSWORD EXPIRE INTERVAL 30 DAY',
+    ],
+    [
+      "CREATE USER `v`@`localhost` IDENTIFIED VIA ed25519 USING 'hash' OR unix_socket REQUIRE SSL",
+      'REQUIRE SSL',
+    ],
+    [
+      "CREATE USER `o``b`@`%` IDENTIFIED WITH 'caching_sha2_password' AS 'h' DEFAULT ROLE `r`@`%`,`s`@`h` REQUIRE NONE PASSWORD EXPIRE ACCOUNT UNLOCK",
+      'REQUIRE NONE ACCOUNT UNLOCK',
+    ],
+  ])('%s', (line, expected) => {
+    expect(accountOptions(line)).toBe(expected);
+  });
+});
 
+describe('SHOW GRANTS parsing (preflight)', () => {
   it('keeps WITH GRANT OPTION, column grants and roles (MySQL 8)', () => {
     const base = parseGrants([
       'GRANT USAGE ON *.* TO `app`@`%`',
       'GRANT SELECT, INSERT ON `shop`.* TO `app`@`%` WITH GRANT OPTION',
       'GRANT SELECT (`id`, `name`), UPDATE (`name`) ON `shop`.`customers` TO `app`@`%`',
-      'GRANT EXECUTE ON PROCEDURE `shop`.`refund` TO `app`@`%`',
       'GRANT `reader`@`%`,`writer`@`%` TO `app`@`%` WITH ADMIN OPTION',
     ]);
     expect(base.unparsed).toEqual([]);
-    const target = parseGrants(['GRANT USAGE ON *.* TO `app_clone`@`%`']);
-    expect(grantSyncStatements(base, target, clone)).toEqual([
-      `GRANT SELECT, INSERT ON \`shop\`.* TO ${clone} WITH GRANT OPTION`,
-      `GRANT SELECT (\`id\`), SELECT (\`name\`), UPDATE (\`name\`) ON \`shop\`.\`customers\` TO ${clone}`,
-      `GRANT EXECUTE ON PROCEDURE \`shop\`.\`refund\` TO ${clone}`,
-      `GRANT \`reader\`@\`%\` TO ${clone} WITH ADMIN OPTION`,
-      `GRANT \`writer\`@\`%\` TO ${clone} WITH ADMIN OPTION`,
-    ]);
-  });
-
-  it('adds what is missing before it revokes what is extra, including GRANT OPTION and roles', () => {
-    const base = parseGrants([
-      "GRANT USAGE ON *.* TO 'app'@'%'",
-      'GRANT SELECT, UPDATE ON `db`.* TO `app`@`%`',
-    ]);
-    const target = parseGrants([
-      "GRANT USAGE ON *.* TO 'app_clone'@'%'",
-      'GRANT SELECT, DELETE ON `db`.* TO `app_clone`@`%` WITH GRANT OPTION',
-      'GRANT ALL PRIVILEGES ON `other`.* TO `app_clone`@`%`',
-      'GRANT `admin_role` TO `app_clone`@`%`',
-    ]);
-    expect(grantSyncStatements(base, target, clone)).toEqual([
-      `GRANT UPDATE ON \`db\`.* TO ${clone}`,
-      `REVOKE DELETE ON \`db\`.* FROM ${clone}`,
-      `REVOKE GRANT OPTION ON \`db\`.* FROM ${clone}`,
-      `REVOKE ALL PRIVILEGES ON \`other\`.* FROM ${clone}`,
-      `REVOKE \`admin_role\` FROM ${clone}`,
-    ]);
-  });
-
-  it('ignores password hashes and REQUIRE in MariaDB lines, and needs nothing when equal', () => {
-    const base = parseGrants([
-      "GRANT USAGE ON *.* TO `app`@`localhost` IDENTIFIED BY PASSWORD '*A4B6157319038724E3560894F7F932C8886EBFCF' REQUIRE SSL",
-      'GRANT SELECT ON `db`.`t` TO `app`@`localhost` WITH GRANT OPTION',
-      'GRANT `role with space` TO `app`@`localhost`',
-    ]);
-    const same = parseGrants([
-      "GRANT USAGE ON *.* TO `app_clone`@`localhost` IDENTIFIED BY PASSWORD '*0000000000000000000000000000000000000000'",
-      'GRANT SELECT ON `db`.`t` TO `app_clone`@`localhost` WITH GRANT OPTION',
-      'GRANT `role with space` TO `app_clone`@`localhost`',
-    ]);
-    expect(grantSyncStatements(base, same, "'app_clone'@'localhost'")).toEqual([]);
-    expect(base.privileges.get('*.*')).toEqual(new Set());
+    expect(base.privileges.get('`shop`.`customers`')).toEqual(
+      new Set(['SELECT (`id`)', 'SELECT (`name`)', 'UPDATE (`name`)']),
+    );
+    expect(base.grantOption).toEqual(new Set(['`shop`.*']));
+    expect(base.roles).toEqual(
+      new Map([
+        ['`reader`@`%`', true],
+        ['`writer`@`%`', true],
+      ]),
+    );
   });
 
   it('is not fooled by quoted names that contain TO, ON or commas', () => {
     const base = parseGrants(['GRANT SELECT ON `a TO b`.`c, ON d` TO `we``ird`@`%`']);
     expect([...base.privileges.keys()]).toEqual(['`a TO b`.`c, ON d`']);
-    expect(grantSyncStatements(base, parseGrants([]), clone)).toEqual([
-      `GRANT SELECT ON \`a TO b\`.\`c, ON d\` TO ${clone}`,
-    ]);
   });
 
   it('reports lines it does not understand', () => {
