@@ -10,6 +10,7 @@ import type {
 import { describeTlsSocket } from './inspect-tls';
 import type { ServerInfo } from './mysql';
 import { type AccountGrants, parseGrants } from './mysql-grants';
+import { readRights, rightsDifferences } from './mysql-rights';
 
 type Row = Record<string, unknown>;
 
@@ -46,7 +47,7 @@ export async function inspectMysql(
   if (request.role === 'self') {
     findings.push(...(await selfFindings(session, info, settings)));
   } else if (request.role === 'master') {
-    findings.push(...(await masterFindings(session, usernameMax, settings, request)));
+    findings.push(...(await masterFindings(session, info, usernameMax, settings, request)));
   }
   const [tlsRow] = await session
     .run("SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_version', 'Ssl_cipher')", 'SHOW STATUS')
@@ -134,6 +135,7 @@ async function selfFindings(
 
 async function masterFindings(
   session: MysqlStatementRunner,
+  info: ServerInfo,
   usernameMax: number,
   settings: ConnectionSettings,
   request: Extract<InspectionRequest, { role: 'master' }>,
@@ -220,12 +222,51 @@ async function masterFindings(
       check: 'clone',
       status: 'info',
       detail: clone
-        ? `"${request.cloneUsername}"@"${host}" exists; each rotation brings its grants level`
+        ? `"${request.cloneUsername}"@"${host}" exists; each rotation makes its rights equal to ${account}'s`
         : `"${request.cloneUsername}"@"${host}" does not exist yet; the first rotation creates it`,
     });
+    if (clone) findings.push(await cloneRights(session, info, request, host));
   }
   findings.push(cloneName(usernameMax, request));
   return findings;
+}
+
+/** Whether the existing clone can do exactly what the base user can (read-only; as testSecret checks). */
+async function cloneRights(
+  session: MysqlStatementRunner,
+  info: ServerInfo,
+  request: Extract<InspectionRequest, { role: 'master' }>,
+  host: string,
+): Promise<Finding> {
+  const names = {
+    base: `"${request.baseUsername}"@"${host}"`,
+    clone: `"${request.cloneUsername}"@"${host}"`,
+  };
+  try {
+    const [base, clone] = await readRights(session, info.flavor, [
+      { user: request.baseUsername, host },
+      { user: request.cloneUsername, host },
+    ]);
+    const differences = rightsDifferences(base ?? new Map(), clone ?? new Map(), names);
+    return differences.length > 0
+      ? {
+          check: 'clone rights',
+          status: 'warn',
+          detail: `${names.clone} cannot do exactly what ${names.base} can: ${differences.join('; ')}. The next setSecret brings it level; testSecret refuses to promote it until then`,
+        }
+      : {
+          check: 'clone rights',
+          status: 'pass',
+          detail: `${names.clone} has exactly the rights of ${names.base}`,
+        };
+  } catch (error) {
+    if (!(error instanceof DatabaseStatementError)) throw error;
+    return {
+      check: 'clone rights',
+      status: 'fail',
+      detail: `Could not read the rights of ${names.base} and ${names.clone}: ${error.message}`,
+    };
+  }
 }
 
 function cloneName(

@@ -8,11 +8,9 @@
  * equal, and a privilege revoked from an `ALL` is seen as missing. GRANT OPTION is kept per level
  * for static privileges (one flag per level, as the server stores it) and per privilege for
  * MySQL's dynamic privileges; roles keep their ADMIN OPTION; default roles and the account's
- * options (REQUIRE, resource limits, ACCOUNT LOCK, password policy), as SHOW CREATE USER prints
- * them, are compared too.
+ * options (REQUIRE, resource limits, ACCOUNT LOCK, password policy) are compared too.
  */
 import mysql2 from 'mysql2/promise';
-import { type Token, tokenize } from './mysql-grants';
 
 /** One thing an account holds. `label` names it and is unique within an account's rights. */
 export type Right =
@@ -61,240 +59,272 @@ function tableObject(db: string, table: string): string {
   return `${quoteName(db)}.${quoteName(table)}`;
 }
 
+/** An account: a user at a host. */
+export interface Account {
+  user: string;
+  host: string;
+}
+
+/** The `'user'@'host'` form information_schema names a grantee by (quotes not escaped). */
+const granteeOf = ({ user, host }: Account) => `'${user}'@'${host}'`;
+
 /**
- * Reads the rights of `user`@`host`. The session's user needs SELECT on the `mysql` schema (which
- * also lets information_schema show other accounts' privileges).
+ * Reads the rights of each account, in three statements whatever their number: one over
+ * information_schema's privilege views, one over the `mysql` schema's tables (GRANT OPTION flags,
+ * routines, dynamic privileges, roles, default roles), and one for the account options. The
+ * session's user needs SELECT on the `mysql` schema (which also lets information_schema show other
+ * accounts' privileges). Each column is converted to one character set, as the tables differ.
  */
 export async function readRights(
   session: RightsReader,
   flavor: 'mysql' | 'mariadb',
-  user: string,
-  host: string,
-): Promise<AccountRights> {
-  const rights: Right[] = [];
-  // information_schema names the grantee as 'user'@'host', quotes unescaped.
-  const grantee = literal(`'${user}'@'${host}'`);
-  const account = `User = ${literal(user)} AND Host = ${literal(host)}`;
-  const read = (sql: string, verb: string) => session.run(sql, verb);
-
-  const dynamic = new Map<string, boolean>();
+  accounts: readonly Account[],
+): Promise<AccountRights[]> {
+  const found = new Map(accounts.map((account) => [granteeOf(account), [] as Right[]]));
+  const add = (grantee: string, right: Right) => found.get(grantee)?.push(right);
+  const c = (column: string) => `CONVERT(${column} USING utf8mb4)`;
+  const grantees = accounts.map((account) => literal(granteeOf(account))).join(', ');
+  const pairs = accounts.map(({ user, host }) => `(${literal(user)}, ${literal(host)})`).join(', ');
+  const byAccount = (userColumn: string, hostColumn: string) =>
+    `(${userColumn}, ${hostColumn}) IN (${pairs})`;
+  const view = (source: string, db: string, table: string, column: string, from: string) =>
+    `SELECT '${source}' AS src, ${c('GRANTEE')} AS g, ${c(db)} AS a, ${c(table)} AS b, ${c(column)} AS c, ${c('PRIVILEGE_TYPE')} AS p FROM information_schema.${from} WHERE GRANTEE IN (${grantees})`;
+  const views = await session.run(
+    [
+      view('global', "''", "''", "''", 'USER_PRIVILEGES'),
+      view('database', 'TABLE_SCHEMA', "''", "''", 'SCHEMA_PRIVILEGES'),
+      view('table', 'TABLE_SCHEMA', 'TABLE_NAME', "''", 'TABLE_PRIVILEGES'),
+      view('column', 'TABLE_SCHEMA', 'TABLE_NAME', 'COLUMN_NAME', 'COLUMN_PRIVILEGES'),
+    ].join(' UNION ALL '),
+    'SELECT information_schema privileges',
+  );
+  const table = (source: string, columns: string[], from: string, where: string) =>
+    `SELECT '${source}' AS src, ${columns.map((column, n) => `${c(column)} AS ${'uhabcd'[n]}`).join(', ')} FROM mysql.${from} WHERE ${where}`;
+  const mine = byAccount('User', 'Host');
+  const tables = [
+    // GRANT OPTION of static privileges is one flag per level; information_schema repeats it on
+    // every privilege of the level and omits it where the level holds nothing else.
+    table('global-grant', ['User', 'Host', 'Grant_priv', "''", "''", "''"], 'user', mine),
+    table(
+      'database-grant',
+      ['User', 'Host', 'Db', "''", "''", "''"],
+      'db',
+      `${mine} AND Grant_priv = 'Y'`,
+    ),
+    table(
+      'table-grant',
+      ['User', 'Host', 'Db', 'Table_name', "''", "''"],
+      'tables_priv',
+      `${mine} AND FIND_IN_SET('Grant', Table_priv) > 0`,
+    ),
+    // Routines are in no information_schema view. Proc_priv is a SET of the server's own names
+    // ('Execute', 'Alter Routine', 'Grant'), which are the privileges' names in GRANT.
+    table(
+      'routine',
+      ['User', 'Host', 'Db', 'Routine_name', 'Routine_type', 'Proc_priv'],
+      'procs_priv',
+      mine,
+    ),
+  ];
   if (flavor === 'mysql') {
-    for (const row of await read(
-      `SELECT PRIV AS p, WITH_GRANT_OPTION AS g FROM mysql.global_grants WHERE USER = ${literal(user)} AND HOST = ${literal(host)}`,
-      'SELECT mysql.global_grants',
-    )) {
-      dynamic.set(text(row.p).toUpperCase(), text(row.g) === 'Y');
-    }
+    tables.push(
+      table(
+        'dynamic',
+        ['USER', 'HOST', 'PRIV', 'WITH_GRANT_OPTION', "''", "''"],
+        'global_grants',
+        byAccount('USER', 'HOST'),
+      ),
+      table(
+        'role',
+        ['TO_USER', 'TO_HOST', 'FROM_USER', 'FROM_HOST', 'WITH_ADMIN_OPTION', "''"],
+        'role_edges',
+        byAccount('TO_USER', 'TO_HOST'),
+      ),
+      table(
+        'default-role',
+        ['USER', 'HOST', 'DEFAULT_ROLE_USER', 'DEFAULT_ROLE_HOST', "''", "''"],
+        'default_roles',
+        byAccount('USER', 'HOST'),
+      ),
+    );
+  } else {
+    tables.push(
+      table('role', ['User', 'Host', 'Role', "''", 'Admin_option', "''"], 'roles_mapping', mine),
+      table(
+        'default-role',
+        ['User', 'Host', 'default_role', "''", "''", "''"],
+        'user',
+        `${mine} AND default_role <> ''`,
+      ),
+    );
   }
-  for (const [name, withGrant] of dynamic) {
-    rights.push(privilege('*.*', name, true));
-    if (withGrant) {
-      rights.push({
+  const rows = await session.run(tables.join(' UNION ALL '), 'SELECT mysql privileges');
+
+  const dynamic = new Map<string, Set<string>>();
+  for (const row of rows) {
+    const grantee = granteeOf({ user: text(row.u), host: text(row.h) });
+    if (text(row.src) !== 'dynamic') continue;
+    const name = text(row.a).toUpperCase();
+    dynamic.set(grantee, (dynamic.get(grantee) ?? new Set()).add(name));
+    add(grantee, privilege('*.*', name, true));
+    if (text(row.b) === 'Y') {
+      add(grantee, {
         kind: 'dynamic-grant-option',
         label: `${name} ON *.* WITH GRANT OPTION`,
         privilege: name,
       });
     }
   }
-  for (const row of await read(
-    `SELECT PRIVILEGE_TYPE AS p FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ${grantee}`,
-    'SELECT information_schema.USER_PRIVILEGES',
-  )) {
+  for (const row of views) {
+    const grantee = text(row.g);
     const name = text(row.p).toUpperCase();
-    if (name !== 'USAGE' && !dynamic.has(name)) rights.push(privilege('*.*', name));
+    if (name === 'USAGE') continue;
+    switch (text(row.src)) {
+      case 'global':
+        if (!dynamic.get(grantee)?.has(name)) add(grantee, privilege('*.*', name));
+        break;
+      case 'database':
+        add(grantee, privilege(databaseObject(text(row.a)), name));
+        break;
+      case 'table':
+        add(grantee, privilege(tableObject(text(row.a), text(row.b)), name));
+        break;
+      default:
+        add(
+          grantee,
+          privilege(tableObject(text(row.a), text(row.b)), `${name} (${quoteName(text(row.c))})`),
+        );
+    }
   }
-  for (const row of await read(
-    `SELECT TABLE_SCHEMA AS db, PRIVILEGE_TYPE AS p FROM information_schema.SCHEMA_PRIVILEGES WHERE GRANTEE = ${grantee}`,
-    'SELECT information_schema.SCHEMA_PRIVILEGES',
-  )) {
-    const name = text(row.p).toUpperCase();
-    if (name !== 'USAGE') rights.push(privilege(databaseObject(text(row.db)), name));
+  const roles = new Map(accounts.map((account) => [granteeOf(account), [] as string[]]));
+  const defaults = new Map(accounts.map((account) => [granteeOf(account), [] as string[]]));
+  for (const row of rows) {
+    const grantee = granteeOf({ user: text(row.u), host: text(row.h) });
+    switch (text(row.src)) {
+      case 'global-grant':
+        if (text(row.a) === 'Y') add(grantee, grantOption('*.*'));
+        break;
+      case 'database-grant':
+        add(grantee, grantOption(databaseObject(text(row.a))));
+        break;
+      case 'table-grant':
+        add(grantee, grantOption(tableObject(text(row.a), text(row.b))));
+        break;
+      case 'routine': {
+        const object = `${text(row.c).toUpperCase()} ${tableObject(text(row.a), text(row.b))}`;
+        for (const name of text(row.d)
+          .split(',')
+          .filter((p) => p !== '')) {
+          add(
+            grantee,
+            name === 'Grant' ? grantOption(object) : privilege(object, name.toUpperCase()),
+          );
+        }
+        break;
+      }
+      case 'role': {
+        const role =
+          flavor === 'mysql' ? accountName(text(row.a), text(row.b)) : quoteName(text(row.a));
+        roles.get(grantee)?.push(role);
+        add(grantee, { kind: 'role', label: `role ${role}`, role });
+        if (text(row.c) === 'Y') {
+          add(grantee, { kind: 'role-admin', label: `role ${role} WITH ADMIN OPTION`, role });
+        }
+        break;
+      }
+      case 'default-role':
+        defaults
+          .get(grantee)
+          ?.push(
+            flavor === 'mysql' ? accountName(text(row.a), text(row.b)) : quoteName(text(row.a)),
+          );
+        break;
+    }
   }
-  for (const row of await read(
-    `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS t, PRIVILEGE_TYPE AS p FROM information_schema.TABLE_PRIVILEGES WHERE GRANTEE = ${grantee}`,
-    'SELECT information_schema.TABLE_PRIVILEGES',
-  )) {
-    const name = text(row.p).toUpperCase();
-    if (name !== 'USAGE') rights.push(privilege(tableObject(text(row.db), text(row.t)), name));
+  const options = await readOptions(session, flavor, pairs);
+  for (const account of accounts) {
+    const grantee = granteeOf(account);
+    const list = (defaults.get(grantee) ?? []).sort();
+    add(grantee, {
+      kind: 'default-roles',
+      label: `default roles ${list.length > 0 ? list.join(', ') : 'NONE'}`,
+      roles: list,
+    });
+    const text_ = options.get(grantee) ?? '';
+    add(grantee, { kind: 'options', label: `account options ${text_}`, options: text_ });
   }
-  for (const row of await read(
-    `SELECT TABLE_SCHEMA AS db, TABLE_NAME AS t, COLUMN_NAME AS c, PRIVILEGE_TYPE AS p FROM information_schema.COLUMN_PRIVILEGES WHERE GRANTEE = ${grantee}`,
-    'SELECT information_schema.COLUMN_PRIVILEGES',
-  )) {
-    const name = `${text(row.p).toUpperCase()} (${quoteName(text(row.c))})`;
-    rights.push(privilege(tableObject(text(row.db), text(row.t)), name));
-  }
-  // GRANT OPTION of static privileges is one flag per level; information_schema repeats it on
-  // every privilege of the level and omits it where the level holds nothing else.
-  const [user_] = await read(
-    `SELECT Grant_priv AS g FROM mysql.user WHERE ${account}`,
-    'SELECT mysql.user',
+  return accounts.map(
+    (account) =>
+      new Map((found.get(granteeOf(account)) ?? []).map((right) => [right.label, right])),
   );
-  if (text(user_?.g) === 'Y') rights.push(grantOption('*.*'));
-  for (const row of await read(
-    `SELECT Db AS db FROM mysql.db WHERE ${account} AND Grant_priv = 'Y'`,
-    'SELECT mysql.db',
-  )) {
-    rights.push(grantOption(databaseObject(text(row.db))));
-  }
-  for (const row of await read(
-    `SELECT Db AS db, Table_name AS t FROM mysql.tables_priv WHERE ${account} AND FIND_IN_SET('Grant', Table_priv) > 0`,
-    'SELECT mysql.tables_priv',
-  )) {
-    rights.push(grantOption(tableObject(text(row.db), text(row.t))));
-  }
-  // Routines are in no information_schema view. Proc_priv is a SET of the server's own names
-  // ('Execute', 'Alter Routine', 'Grant'), which are the privileges' names in GRANT.
-  for (const row of await read(
-    `SELECT Db AS db, Routine_name AS r, Routine_type AS type, Proc_priv AS p FROM mysql.procs_priv WHERE ${account}`,
-    'SELECT mysql.procs_priv',
-  )) {
-    const object = `${text(row.type).toUpperCase()} ${tableObject(text(row.db), text(row.r))}`;
-    for (const name of text(row.p)
-      .split(',')
-      .filter((p) => p !== '')) {
-      rights.push(name === 'Grant' ? grantOption(object) : privilege(object, name.toUpperCase()));
-    }
-  }
-  rights.push(...(await readRoles(session, flavor, user, host)));
-  rights.push(await readOptions(session, user, host));
-  return new Map(rights.map((right) => [right.label, right]));
-}
-
-async function readRoles(
-  session: RightsReader,
-  flavor: 'mysql' | 'mariadb',
-  user: string,
-  host: string,
-): Promise<Right[]> {
-  const rights: Right[] = [];
-  const role = (name: string, admin: boolean) => {
-    rights.push({ kind: 'role', label: `role ${name}`, role: name });
-    if (admin)
-      rights.push({ kind: 'role-admin', label: `role ${name} WITH ADMIN OPTION`, role: name });
-  };
-  let defaults: string[];
-  if (flavor === 'mysql') {
-    for (const row of await session.run(
-      `SELECT FROM_USER AS u, FROM_HOST AS h, WITH_ADMIN_OPTION AS a FROM mysql.role_edges WHERE TO_USER = ${literal(user)} AND TO_HOST = ${literal(host)}`,
-      'SELECT mysql.role_edges',
-    )) {
-      role(accountName(text(row.u), text(row.h)), text(row.a) === 'Y');
-    }
-    defaults = (
-      await session.run(
-        `SELECT DEFAULT_ROLE_USER AS u, DEFAULT_ROLE_HOST AS h FROM mysql.default_roles WHERE USER = ${literal(user)} AND HOST = ${literal(host)}`,
-        'SELECT mysql.default_roles',
-      )
-    ).map((row) => accountName(text(row.u), text(row.h)));
-  } else {
-    const account = `User = ${literal(user)} AND Host = ${literal(host)}`;
-    for (const row of await session.run(
-      `SELECT Role AS r, Admin_option AS a FROM mysql.roles_mapping WHERE ${account}`,
-      'SELECT mysql.roles_mapping',
-    )) {
-      role(quoteName(text(row.r)), text(row.a) === 'Y');
-    }
-    const [row] = await session.run(
-      `SELECT default_role AS r FROM mysql.user WHERE ${account}`,
-      'SELECT mysql.user',
-    );
-    defaults = text(row?.r) === '' ? [] : [quoteName(text(row?.r))];
-  }
-  defaults.sort();
-  rights.push({
-    kind: 'default-roles',
-    label: `default roles ${defaults.length > 0 ? defaults.join(', ') : 'NONE'}`,
-    roles: defaults,
-  });
-  return rights;
-}
-
-/** The account's options as SHOW CREATE USER prints them, without its name and credentials. */
-async function readOptions(session: RightsReader, user: string, host: string): Promise<Right> {
-  const [row] = await session.run(
-    `SHOW CREATE USER ${accountName(user, host)}`,
-    'SHOW CREATE USER',
-  );
-  const options = accountOptions(text(Object.values(row ?? {})[0]));
-  return { kind: 'options', label: `account options ${options}`, options };
 }
 
 /**
- * The options part of a `SHOW CREATE USER` line: everything after the account name and its
- * IDENTIFIED clauses (which hold the password hash), less a default-role clause (roles are
- * compared on their own) and less a bare `PASSWORD EXPIRE`, which marks the current password as
- * expired: a state of that password, not a right of the account, and cleared when a new one is set.
+ * Each account's options, as ALTER USER clauses, from the grant tables: REQUIRE, the resource
+ * limits, the password lifetime, ACCOUNT LOCK, and MySQL's password reuse, current-password and
+ * failed-login policies. Read from the tables rather than SHOW CREATE USER: MySQL 9.7 keeps
+ * printing `PASSWORD EXPIRE INTERVAL n DAY` after `ALTER USER … PASSWORD EXPIRE DEFAULT` until the
+ * account is reloaded, while the table (what a restart applies) says DEFAULT.
  */
-export function accountOptions(line: string): string {
-  const tokens = tokenize(line);
-  let i = 2; // CREATE USER
-  i += tokens[i + 1]?.text === '@' ? 3 : 1; // the account
-  const word = (at: number) => (tokens[at]?.kind === 'word' ? tokens[at].text.toUpperCase() : '');
-  while (word(i) === 'IDENTIFIED' || (word(i) === 'AND' && word(i + 1) === 'IDENTIFIED')) {
-    if (word(i) === 'AND') i++;
-    i++; // IDENTIFIED
-    if (word(i) === 'WITH') {
-      i += 2; // WITH plugin
-      if (word(i) === 'AS' || word(i) === 'BY') i += 2;
-    } else if (word(i) === 'BY') {
-      i += word(i + 1) === 'PASSWORD' ? 3 : 2;
-    } else if (word(i) === 'VIA') {
-      i += 2;
-      if (word(i) === 'USING' || word(i) === 'AS') i += 2;
-      while (word(i) === 'OR') {
-        i += 2;
-        if (word(i) === 'USING' || word(i) === 'AS') i += 2;
-      }
+async function readOptions(
+  session: RightsReader,
+  flavor: 'mysql' | 'mariadb',
+  pairs: string,
+): Promise<Map<string, string>> {
+  const rows =
+    flavor === 'mysql'
+      ? await session.run(
+          `SELECT User AS u, Host AS h, ssl_type, ssl_cipher, x509_issuer, x509_subject, max_questions, max_updates, max_connections, max_user_connections, password_lifetime, account_locked, Password_reuse_history AS reuse_history, Password_reuse_time AS reuse_time, Password_require_current AS require_current, JSON_EXTRACT(User_attributes, '$.Password_locking.failed_login_attempts') AS failed_logins, JSON_EXTRACT(User_attributes, '$.Password_locking.password_lock_time_days') AS lock_days FROM mysql.user WHERE (User, Host) IN (${pairs})`,
+          'SELECT mysql.user',
+        )
+      : await session.run(
+          `SELECT u.User AS u, u.Host AS h, u.ssl_type, u.ssl_cipher, u.x509_issuer, u.x509_subject, u.max_questions, u.max_updates, u.max_connections, u.max_user_connections, u.max_statement_time, JSON_VALUE(g.Priv, '$.password_lifetime') AS password_lifetime, JSON_VALUE(g.Priv, '$.account_locked') AS account_locked FROM mysql.user u JOIN mysql.global_priv g ON g.User = u.User AND g.Host = u.Host WHERE (u.User, u.Host) IN (${pairs})`,
+          'SELECT mysql.user',
+        );
+  const options = new Map<string, string>();
+  for (const row of rows) {
+    const number = (value: unknown) => Number(text(value) || 0);
+    const lifetime = text(row.password_lifetime);
+    const clauses = [
+      `REQUIRE ${requireClause(row)}`,
+      `WITH MAX_QUERIES_PER_HOUR ${number(row.max_questions)} MAX_UPDATES_PER_HOUR ${number(row.max_updates)} MAX_CONNECTIONS_PER_HOUR ${number(row.max_connections)} MAX_USER_CONNECTIONS ${number(row.max_user_connections)}${flavor === 'mariadb' ? ` MAX_STATEMENT_TIME ${Number(text(row.max_statement_time) || 0)}` : ''}`,
+      `PASSWORD EXPIRE ${lifetime === '' || lifetime === '-1' ? 'DEFAULT' : lifetime === '0' ? 'NEVER' : `INTERVAL ${lifetime} DAY`}`,
+      `ACCOUNT ${['Y', 'true', '1'].includes(text(row.account_locked)) ? 'LOCK' : 'UNLOCK'}`,
+    ];
+    if (flavor === 'mysql') {
+      const reuseTime = text(row.reuse_time);
+      const current = text(row.require_current);
+      const lockDays = number(row.lock_days);
+      clauses.push(
+        `PASSWORD HISTORY ${text(row.reuse_history) || 'DEFAULT'}`,
+        `PASSWORD REUSE INTERVAL ${reuseTime === '' ? 'DEFAULT' : `${reuseTime} DAY`}`,
+        `PASSWORD REQUIRE CURRENT${current === '' ? ' DEFAULT' : current === 'N' ? ' OPTIONAL' : ''}`,
+        `FAILED_LOGIN_ATTEMPTS ${number(row.failed_logins)} PASSWORD_LOCK_TIME ${lockDays < 0 ? 'UNBOUNDED' : lockDays}`,
+      );
     }
+    options.set(granteeOf({ user: text(row.u), host: text(row.h) }), clauses.join(' '));
   }
-  if (word(i) === 'INITIAL' && word(i + 1) === 'AUTHENTICATION') {
-    // MySQL's multi-factor registration: IDENTIFIED BY RANDOM PASSWORD / WITH plugin AS '…'
-    i += 2;
-    while (
-      i < tokens.length &&
-      !['REQUIRE', 'WITH', 'PASSWORD', 'ACCOUNT', 'DEFAULT'].includes(word(i))
-    )
-      i++;
+  return options;
+}
+
+/** The REQUIRE clause of an account's TLS requirements (ssl_type and the x509 columns). */
+export function requireClause(row: Row): string {
+  switch (text(row.ssl_type).toUpperCase()) {
+    case 'ANY':
+      return 'SSL';
+    case 'X509':
+      return 'X509';
+    case 'SPECIFIED': {
+      const parts = [
+        text(row.x509_issuer) && `ISSUER ${literal(text(row.x509_issuer))}`,
+        text(row.x509_subject) && `SUBJECT ${literal(text(row.x509_subject))}`,
+        text(row.ssl_cipher) && `CIPHER ${literal(text(row.ssl_cipher))}`,
+      ].filter(Boolean);
+      return parts.length > 0 ? parts.join(' AND ') : 'NONE';
+    }
+    default:
+      return 'NONE';
   }
-  const rest = tokens.slice(i);
-  const kept: Token[] = [];
-  for (let j = 0; j < rest.length; j++) {
-    const w = rest[j]?.kind === 'word' ? (rest[j]?.text.toUpperCase() ?? '') : '';
-    const next = rest[j + 1]?.kind === 'word' ? (rest[j + 1]?.text.toUpperCase() ?? '') : '';
-    if (w === 'DEFAULT' && next === 'ROLE') {
-      // DEFAULT ROLE `r`@`h`[, …]
-      j += 2;
-      while (j < rest.length) {
-        j += rest[j + 1]?.text === '@' ? 3 : 1;
-        if (rest[j]?.text !== ',') break;
-        j++;
-      }
-      j--;
-      continue;
-    }
-    if (w === 'PASSWORD' && next === 'EXPIRE') {
-      const after = rest[j + 2]?.kind === 'word' ? (rest[j + 2]?.text.toUpperCase() ?? '') : '';
-      if (!['INTERVAL', 'DEFAULT', 'NEVER'].includes(after)) {
-        j++;
-        continue;
-      }
-    }
-    const token = rest[j];
-    if (token) kept.push(token);
-  }
-  // The line's own text between tokens that follow each other, one space across a removed clause.
-  let out = '';
-  kept.forEach((token, index) => {
-    const previous = kept[index - 1];
-    const end = token.start + token.text.length;
-    if (previous && tokens.indexOf(previous) === tokens.indexOf(token) - 1) {
-      out += line.slice(previous.start + previous.text.length, end);
-    } else {
-      out += `${out === '' ? '' : ' '}${token.text}`;
-    }
-  });
-  return out.trim();
 }
 
 /** What `clone` holds differently from `base`, in words (never a password). Empty when equal. */
@@ -401,6 +431,18 @@ export function syncStatements(
   const settings: string[] = [];
   const options = [...base.values()].find((r) => r.kind === 'options');
   if (options?.kind === 'options' && !clone.has(options.label) && options.options !== '') {
+    const cloneOptions = [...clone.values()].find((r) => r.kind === 'options');
+    if (
+      flavor === 'mysql' &&
+      options.options.includes('PASSWORD EXPIRE DEFAULT') &&
+      cloneOptions?.kind === 'options' &&
+      cloneOptions.options.includes('PASSWORD EXPIRE INTERVAL')
+    ) {
+      // MySQL 9.7 leaves an account it holds in memory at its old interval when the lifetime goes
+      // from an interval straight to DEFAULT (the table changes, the running server does not);
+      // through NEVER it takes both.
+      settings.push(`ALTER USER ${target} PASSWORD EXPIRE NEVER`);
+    }
     settings.push(`ALTER USER ${target} ${options.options}`);
   }
   const defaults = [...base.values()].find((r) => r.kind === 'default-roles');

@@ -422,10 +422,11 @@ class MysqlSession implements DatabaseSession {
         `Cannot copy the rights of "${base}"@"${host}": it holds ${/^REVOKE/i.test(unsupported) ? 'partial revokes (REVOKE … lines in SHOW GRANTS)' : 'PROXY privileges'}, which alternating users does not copy`,
       );
     }
-    return [
-      await readRights(this, info.flavor, base, host),
-      await readRights(this, info.flavor, clone, host),
-    ];
+    const [want, have] = await readRights(this, info.flavor, [
+      { user: base, host },
+      { user: clone, host },
+    ]);
+    return [want ?? new Map(), have ?? new Map()];
   }
 
   /**

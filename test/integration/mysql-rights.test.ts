@@ -112,8 +112,9 @@ describe.each(servers.map((server) => [server.name, server] as const))(
         [`INSERT INTO ${table} VALUES (1)`]: undefined,
         [`DROP TABLE ${ident(db)}.${ident(`${clone}_never`)}`]: ER_TABLE_ACCESS_DENIED,
       };
-      await probeAll(base, probes);
+      await probeAll(login(await service.value(arn, 'AWSCURRENT')), probes);
       await probeAll(login(previous), probes);
+      expect(base.username).toBe(clone.replace(/_clone$/, ''));
     });
 
     it('case 2: SELECT widened to ALL PRIVILEGES: the promoted clone can both SELECT and INSERT', async () => {
@@ -129,8 +130,9 @@ describe.each(servers.map((server) => [server.name, server] as const))(
         [`SELECT v FROM ${table}`]: undefined,
         [`INSERT INTO ${table} VALUES (1)`]: undefined,
       };
-      await probeAll(base, probes);
+      await probeAll(login(await service.value(arn, 'AWSPREVIOUS')), probes);
       await probeAll(login(current), probes);
+      expect(base.username).toBe(clone.replace(/_clone$/, ''));
     });
 
     it('case 4: several host entries: a retried setSecret sets the password at every host, not just the one this login matches', async () => {
@@ -185,6 +187,10 @@ describe.each(servers.map((server) => [server.name, server] as const))(
       const token = await service.startRotation(arn);
       for (const step of ['createSecret', 'setSecret'])
         await service.invoke(alternatingUsers, step, arn, token);
+      const [[shown]] = (await run(`SHOW CREATE USER ${lit(clone)}@'%'`)) as [
+        Record<string, string>[],
+      ];
+      expect(String(Object.values(shown ?? {})[0])).toMatch(/ACCOUNT LOCK/);
       await expect(service.invoke(alternatingUsers, 'testSecret', arn, token)).rejects.toThrow(
         /locked/i,
       );
@@ -235,13 +241,17 @@ describe.each(servers.map((server) => [server.name, server] as const))(
 
     if (family === 'mariadb') {
       it('case 5: a default role with a dot in its name', async () => {
-        const { base, arn, table } = await setUp();
+        const { base, arn, table, masterName } = await setUp();
         const role = `${base.username}.reader`;
+        // One name holding a dot: never `app`.`reader`.
+        const quoted = `\`${role}\``;
         await run(
-          `CREATE ROLE ${ident(role)}`,
-          `GRANT SELECT ON ${table} TO ${ident(role)}`,
-          `GRANT ${ident(role)} TO ${lit(base.username)}@'%'`,
-          `SET DEFAULT ROLE ${ident(role)} FOR ${lit(base.username)}@'%'`,
+          `CREATE ROLE ${quoted}`,
+          `GRANT SELECT ON ${table} TO ${quoted}`,
+          `GRANT ${quoted} TO ${lit(base.username)}@'%'`,
+          `SET DEFAULT ROLE ${quoted} FOR ${lit(base.username)}@'%'`,
+          // MariaDB: granting a role takes ADMIN OPTION on it.
+          `GRANT ${quoted} TO ${lit(masterName)}@'%' WITH ADMIN OPTION`,
         );
         await service.rotate(alternatingUsers, arn, { twice: true });
         for (const stage of ['AWSCURRENT', 'AWSPREVIOUS']) {

@@ -9,8 +9,8 @@ import {
 import { parseGrants } from '../../shared/engines/mysql-grants';
 import {
   type AccountRights,
-  accountOptions,
   type Right,
+  requireClause,
   rightsDifferences,
   syncStatements,
 } from '../../shared/engines/mysql-rights';
@@ -270,6 +270,18 @@ describe('rights: sync to equality (effective rights, not grant text)', () => {
   });
 
   it('case 7: account options (resource limits, ACCOUNT LOCK, password policy) are copied whole', () => {
+    // (MySQL 9.7 needs NEVER on the way from an interval to DEFAULT; see readOptions.)
+    expect(
+      syncStatements(
+        rights(defaults(), options('REQUIRE NONE PASSWORD EXPIRE DEFAULT')),
+        rights(defaults(), options('REQUIRE NONE PASSWORD EXPIRE INTERVAL 30 DAY')),
+        clone,
+        'mysql',
+      ),
+    ).toEqual([
+      `ALTER USER ${clone} PASSWORD EXPIRE NEVER`,
+      `ALTER USER ${clone} REQUIRE NONE PASSWORD EXPIRE DEFAULT`,
+    ]);
     const wanted =
       'REQUIRE SSL WITH MAX_QUERIES_PER_HOUR 10 PASSWORD EXPIRE INTERVAL 30 DAY ACCOUNT LOCK';
     expect(
@@ -298,26 +310,17 @@ describe('rights: sync to equality (effective rights, not grant text)', () => {
   });
 });
 
-describe('account options from SHOW CREATE USER', () => {
+describe('REQUIRE options', () => {
   it.each([
+    [{}, 'NONE'],
+    [{ ssl_type: 'ANY' }, 'SSL'],
+    [{ ssl_type: 'X509' }, 'X509'],
     [
-      "CREATE USER `u1`@`%` IDENTIFIED WITH 'caching_sha2_password' AS '$A$005$x\\n\u0007y' REQUIRE NONE WITH MAX_QUERIES_PER_HOUR 10 PASSWORD EXPIRE INTERVAL 30 DAY ACCOUNT LOCK PASSWORD HISTORY DEFAULT PASSWORD REUSE INTERVAL DEFAULT PASSWORD REQUIRE CURRENT DEFAULT FAILED_LOGIN_ATTEMPTS 3 PASSWORD_LOCK_TIME 2",
-      'REQUIRE NONE WITH MAX_QUERIES_PER_HOUR 10 PASSWORD EXPIRE INTERVAL 30 DAY ACCOUNT LOCK PASSWORD HISTORY DEFAULT PASSWORD REUSE INTERVAL DEFAULT PASSWORD REQUIRE CURRENT DEFAULT FAILED_LOGIN_ATTEMPTS 3 PASSWORD_LOCK_TIME 2',
+      { ssl_type: 'SPECIFIED', x509_issuer: Buffer.from("/CN=o'ca"), ssl_cipher: 'ECDHE' },
+      "ISSUER '/CN=o\\'ca' AND CIPHER 'ECDHE'",
     ],
-    [
-      "CREATE USER `b`@`%` IDENTIFIED BY PASSWORD '*2EC0C082F01D7639A1BA3BC1D47E94EDCAD8939B' WITH MAX_QUERIES_PER_HOUR 10 MAX_STATEMENT_TIME 5.000000 ACCOUNT LOCK PASSWORD EXPIRE INTERVAL 30 DAY",
-      'WITH MAX_QUERIES_PER_HOUR 10 MAX_STATEMENT_TIME 5.000000 ACCOUNT LOCK PASSWORD EXPIRE INTERVAL 30 DAY',
-    ],
-    [
-      "CREATE USER `v`@`localhost` IDENTIFIED VIA ed25519 USING 'hash' OR unix_socket REQUIRE SSL",
-      'REQUIRE SSL',
-    ],
-    [
-      "CREATE USER `o``b`@`%` IDENTIFIED WITH 'caching_sha2_password' AS 'h' DEFAULT ROLE `r`@`%`,`s`@`h` REQUIRE NONE PASSWORD EXPIRE ACCOUNT UNLOCK",
-      'REQUIRE NONE ACCOUNT UNLOCK',
-    ],
-  ])('%s', (line, expected) => {
-    expect(accountOptions(line)).toBe(expected);
+  ])('%j → REQUIRE %s', (row, clause) => {
+    expect(requireClause(row)).toBe(clause);
   });
 });
 
