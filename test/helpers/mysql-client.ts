@@ -71,5 +71,23 @@ export async function mysqlFailure(
   }
 }
 
+/**
+ * Runs each probe statement as `login` (each on its own connection) and returns what it answered:
+ * `undefined` for success, else the server's error number, keyed by the statement.
+ */
+export async function mysqlOutcomes<T extends Record<string, number | undefined>>(
+  server: MysqlServer,
+  login: MysqlLogin,
+  probes: T,
+): Promise<Record<string, number | undefined>> {
+  return Object.fromEntries(
+    await Promise.all(
+      Object.keys(probes).map(
+        async (sql) => [sql, await mysqlFailure(server, login, sql)] as const,
+      ),
+    ),
+  );
+}
+
 export const lit = (value: string) => mysql2.escape(value);
 export const ident = (value: string) => mysql2.escapeId(value);

@@ -7,6 +7,7 @@ import {
   type MysqlLogin,
   mysqlCanLogIn,
   mysqlFailure,
+  mysqlOutcomes,
   mysqlRoot,
   mysqlRun,
 } from '../helpers/mysql-client';
@@ -88,14 +89,7 @@ describe.each(servers.map((server) => [server.name, server] as const))(
 
     /** Runs each probe as `user` and checks its outcome: undefined for success, else the error number. */
     async function probeAll(user: MysqlLogin, probes: Record<string, number | undefined>) {
-      const outcomes = Object.fromEntries(
-        await Promise.all(
-          Object.keys(probes).map(
-            async (sql) => [sql, await mysqlFailure(server, user, sql)] as const,
-          ),
-        ),
-      );
-      expect(outcomes).toEqual(probes);
+      expect(await mysqlOutcomes(server, user, probes)).toEqual(probes);
     }
 
     it('case 1: ALL PRIVILEGES narrowed by a REVOKE: the clone loses only that privilege and can still SELECT', async () => {

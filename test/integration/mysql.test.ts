@@ -7,6 +7,7 @@ import {
   type MysqlLogin,
   mysqlCanLogIn,
   mysqlFailure,
+  mysqlOutcomes,
   mysqlRoot,
   mysqlRun,
 } from '../helpers/mysql-client';
@@ -300,14 +301,7 @@ describe.each(cases)('%s', (_name, family, server: MysqlServer) => {
       // Both users, as the application would meet them: each probe answers the same for the clone
       // as for the base user, and as the grants say it should.
       for (const user of [base, login(clone)]) {
-        const outcomes = Object.fromEntries(
-          await Promise.all(
-            Object.keys(probes).map(
-              async (sql) => [sql, await mysqlFailure(server, user, sql)] as const,
-            ),
-          ),
-        );
-        expect(outcomes).toEqual(probes);
+        expect(await mysqlOutcomes(server, user, probes)).toEqual(probes);
       }
     });
 
@@ -545,14 +539,7 @@ describe.each(mysqlServers.map((server) => [server.name, server] as const))(
         [`DELETE FROM ${table('read')}`]: ER_ACCESS_DENIED_TABLE,
       };
       for (const user of [base, login(clone)]) {
-        const outcomes = Object.fromEntries(
-          await Promise.all(
-            Object.keys(probes).map(
-              async (sql) => [sql, await mysqlFailure(server, user, sql)] as const,
-            ),
-          ),
-        );
-        expect(outcomes).toEqual(probes);
+        expect(await mysqlOutcomes(server, user, probes)).toEqual(probes);
       }
       // Both activate the third role the same way.
       for (const user of [base, login(clone)]) {
