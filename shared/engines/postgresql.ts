@@ -9,6 +9,7 @@ import {
   type RotationError,
 } from '../errors';
 import type {
+  AlternatingUsers,
   AlternatingUsersChange,
   ConnectionSettings,
   DatabaseEngine,
@@ -17,6 +18,13 @@ import type {
   SessionInspection,
 } from './engine';
 import { inspectPostgres } from './postgresql-inspect';
+import {
+  type LoginFacts,
+  parseSettingKey,
+  readLoginFacts,
+  settingAssignment,
+  settingKey,
+} from './postgresql-rights';
 import { isTlsError, tlsOptions } from './tls';
 
 /** PostgreSQL and Aurora PostgreSQL through `pg`. */
@@ -61,6 +69,9 @@ async function connectPostgres(settings: ConnectionSettings): Promise<DatabaseSe
   }
   return new PostgresSession(client, settings);
 }
+
+/** The clone's own setting that makes it the base at login. */
+const ROLE_SETTING = settingKey('', 'role');
 
 /** Invalid password, and no such role (reported as a failed password unless auth is `trust`). */
 const REJECTED_CODES = new Set(['28P01']);
@@ -143,11 +154,168 @@ class PostgresSession implements DatabaseSession {
         `ALTER ROLE ${clone} SET role TO ${escapeLiteral(change.baseUsername)}`,
         change,
       );
+      await this.syncLoginFacts(change);
+      const differences = await this.loginDifferences(change.baseUsername, change.cloneUsername);
+      if (differences.length > 0) {
+        throw new DatabaseStatementError(
+          `Could not make "${change.cloneUsername}" log in as "${change.baseUsername}" does: ${differences.join('; ')}`,
+        );
+      }
       await this.run('COMMIT');
     } catch (error) {
       await this.run('ROLLBACK').catch(() => undefined);
       throw error;
     }
+  }
+
+  /**
+   * Run as the master: what differs between the two users at login, where SET ROLE does not
+   * reach: the clone's membership of the base and its switch to it, each setting of the base
+   * (per role, and per role and database), CONNECTION LIMIT and VALID UNTIL, and memberships of
+   * the clone's own. Read in a transaction that is rolled back (values are compared as the server
+   * reads them, through set_config, so `64MB` equals `65536`).
+   */
+  public async compareAlternatingUsers(users: AlternatingUsers): Promise<string[]> {
+    await this.run('BEGIN');
+    try {
+      return await this.loginDifferences(users.baseUsername, users.cloneUsername);
+    } finally {
+      await this.run('ROLLBACK').catch(() => undefined);
+    }
+  }
+
+  private facts(roles: string[]): Promise<Map<string, LoginFacts>> {
+    return readLoginFacts((sql, values) => this.run(sql, undefined, values), roles);
+  }
+
+  private async loginDifferences(base: string, clone: string): Promise<string[]> {
+    const facts = await this.facts([base, clone]);
+    const b = facts.get(base);
+    const c = facts.get(clone);
+    if (!b || !c) return [];
+    const names = { base: `"${base}"`, clone: `"${clone}"` };
+    const differences: string[] = [];
+    if (!c.memberOf.has(base)) {
+      differences.push(`${names.clone} is not a member of ${names.base}, so it cannot act as it`);
+    } else if (c.memberOf.get(base) === false) {
+      differences.push(
+        `${names.clone} may not SET ROLE to ${names.base} (its membership has SET FALSE)`,
+      );
+    }
+    for (const role of c.memberOf.keys()) {
+      if (role !== base && !b.memberOf.has(role)) {
+        differences.push(`${names.clone} is a member of "${role}" (${names.base} is not)`);
+      }
+    }
+    if (c.settings.get(ROLE_SETTING) !== base) {
+      differences.push(
+        `${names.clone} does not become ${names.base} at login (ALTER ROLE … SET role)`,
+      );
+    }
+    const keys = new Set([...b.settings.keys(), ...c.settings.keys()]);
+    keys.delete(ROLE_SETTING);
+    for (const key of keys) {
+      const want = b.settings.get(key);
+      const have = c.settings.get(key);
+      const { database, name } = parseSettingKey(key);
+      const where = database === '' ? '' : ` in database "${database}"`;
+      if (want === undefined) {
+        differences.push(
+          `${names.clone} has setting ${name}=${have}${where} (${names.base} does not)`,
+        );
+      } else if (have === undefined) {
+        differences.push(
+          `${names.clone} lacks setting ${name}=${want}${where} (${names.base} has it)`,
+        );
+      } else if (!(await this.sameSetting(name, want, have))) {
+        differences.push(
+          `${names.clone} has setting ${name}=${have}${where} where ${names.base} has ${name}=${want}`,
+        );
+      }
+    }
+    if (b.connectionLimit !== c.connectionLimit) {
+      differences.push(
+        `${names.clone} has CONNECTION LIMIT ${c.connectionLimit} where ${names.base} has ${b.connectionLimit}`,
+      );
+    }
+    if (b.validUntil !== c.validUntil) {
+      differences.push(
+        `${names.clone} is VALID UNTIL ${c.validUntil} where ${names.base} is VALID UNTIL ${b.validUntil}`,
+      );
+    }
+    return differences;
+  }
+
+  /** Makes the clone's login-time facts the base's (in the caller's transaction). */
+  private async syncLoginFacts(change: AlternatingUsersChange): Promise<void> {
+    const { baseUsername: base, cloneUsername: clone } = change;
+    const facts = await this.facts([base, clone]);
+    const b = facts.get(base);
+    const c = facts.get(clone);
+    if (!b || !c) return;
+    const role = escapeIdentifier(clone);
+    const inDatabase = (database: string) =>
+      database === '' ? '' : ` IN DATABASE ${escapeIdentifier(database)}`;
+    if (c.memberOf.get(base) === false) {
+      await this.run(`GRANT ${escapeIdentifier(base)} TO ${role} WITH SET TRUE`, change);
+    }
+    for (const [key, value] of b.settings) {
+      if (key === ROLE_SETTING) continue;
+      const have = c.settings.get(key);
+      if (have !== undefined && (await this.sameSetting(parseSettingKey(key).name, value, have)))
+        continue;
+      const { database, name } = parseSettingKey(key);
+      await this.run(
+        `ALTER ROLE ${role}${inDatabase(database)} SET ${settingAssignment(name, value)}`,
+        change,
+      );
+    }
+    for (const key of c.settings.keys()) {
+      if (key === ROLE_SETTING || b.settings.has(key)) continue;
+      const { database, name } = parseSettingKey(key);
+      const quoted = name.split('.').map(escapeIdentifier).join('.');
+      await this.run(`ALTER ROLE ${role}${inDatabase(database)} RESET ${quoted}`, change);
+    }
+    if (b.connectionLimit !== c.connectionLimit) {
+      await this.run(
+        `ALTER ROLE ${role} CONNECTION LIMIT ${Math.trunc(b.connectionLimit)}`,
+        change,
+      );
+    }
+    // No expiry reads as `infinity` (readLoginFacts), which is also how one is removed.
+    if (b.validUntil !== c.validUntil) {
+      await this.run(`ALTER ROLE ${role} VALID UNTIL ${escapeLiteral(b.validUntil)}`, change);
+    }
+    for (const other of c.memberOf.keys()) {
+      if (other !== base && !b.memberOf.has(other)) {
+        await this.run(`REVOKE ${escapeIdentifier(other)} FROM ${role}`, change);
+      }
+    }
+  }
+
+  /**
+   * Whether two stored values of a setting mean the same, as the server reads them: each goes
+   * through set_config in a savepoint that is rolled back. A value the master may not set
+   * compares as text.
+   */
+  private async sameSetting(name: string, a: string, b: string): Promise<boolean> {
+    if (a === b) return true;
+    const read = async (value: string) => {
+      await this.run('SAVEPOINT rotation_setting');
+      try {
+        const result = await this.run(
+          'SELECT pg_catalog.set_config($1, $2, true) AS v',
+          undefined,
+          [name, value],
+        );
+        return String(result.rows[0]?.v);
+      } catch {
+        return value;
+      } finally {
+        await this.run('ROLLBACK TO SAVEPOINT rotation_setting');
+      }
+    };
+    return (await read(a)) === (await read(b));
   }
 
   /** Preflight's read-only checks (postgresql-inspect.ts). */
