@@ -1,5 +1,4 @@
-import { join } from 'node:path';
-import { type MysqlServer, readEnvironment } from '../helpers/environment';
+import type { MysqlServer } from '../helpers/environment';
 import { setHandlerEnvironment } from '../helpers/handler-env';
 import {
   ident,
@@ -12,21 +11,14 @@ import {
   mysqlRun,
 } from '../helpers/mysql-client';
 import { uniqueName } from '../helpers/postgres-client';
-import { loadBundle, RotationService } from '../helpers/rotation-service';
+import { loadBundle } from '../helpers/rotation-service';
+import { secretOn, suiteContext } from '../helpers/suite-context';
 
 // Alternating users keep the clone's effective rights equal to the base user's, as the server
 // reports them and as probes show: the cases a DBA creates (issue "the clone always has exactly
 // the base user's rights"), on every MySQL and MariaDB server of the environment.
 
-const env = readEnvironment();
-const service = new RotationService(
-  env.secretsManagerEndpoint,
-  join(env.runDir, 'captured-logs', `mysql-rights-${process.pid}.log`),
-);
-const saved = { ...process.env };
-afterAll(() => {
-  process.env = saved;
-});
+const { env, service } = suiteContext('mysql-rights');
 
 const ER_TABLE_ACCESS_DENIED = 1142;
 const servers = env.mysql.filter((server) => !server.requireSecureTransport);
@@ -38,18 +30,7 @@ describe.each(servers.map((server) => [server.name, server] as const))(
     const family = server.flavor;
     const alternatingUsers = loadBundle(`${family}-alternating-users`);
     const db = `rot_rights_${server.port}`;
-    const secretFor = (
-      username: string,
-      password: string,
-      extra: Record<string, unknown> = {},
-    ) => ({
-      engine: family,
-      host: server.host,
-      port: server.port,
-      username,
-      password,
-      ...extra,
-    });
+    const secretFor = secretOn(family, server);
     const login = (value: Record<string, unknown>): MysqlLogin => ({
       username: String(value.username),
       password: String(value.password),

@@ -1,6 +1,4 @@
-import { join } from 'node:path';
 import { escapeIdentifier as id, escapeLiteral as lit } from 'pg';
-import { readEnvironment } from '../helpers/environment';
 import { setHandlerEnvironment } from '../helpers/handler-env';
 import {
   connect,
@@ -10,40 +8,21 @@ import {
   superuser,
   uniqueName,
 } from '../helpers/postgres-client';
-import { loadBundle, RotationService } from '../helpers/rotation-service';
+import { loadBundle } from '../helpers/rotation-service';
+import { secretOn, suiteContext } from '../helpers/suite-context';
 
 // Alternating users on PostgreSQL: what applies at login to the user who logs in (settings,
 // CONNECTION LIMIT, VALID UNTIL) must be the same for the clone, which logs in as itself and then
 // becomes the base; SET ROLE does not carry those over. On every PostgreSQL server.
 
-const env = readEnvironment();
-const service = new RotationService(
-  env.secretsManagerEndpoint,
-  join(env.runDir, 'captured-logs', `postgresql-rights-${process.pid}.log`),
-);
+const { env, service } = suiteContext('postgresql-rights');
 const alternatingUsers = loadBundle('postgresql-alternating-users');
-const saved = { ...process.env };
-afterAll(() => {
-  process.env = saved;
-});
 
 describe.each(env.postgres.map((s) => [s.name, s] as const))(
   'clone login on %s',
   (_name, server) => {
     const admin = superuser(server);
-    const secretFor = (
-      username: string,
-      password: string,
-      extra: Record<string, unknown> = {},
-    ) => ({
-      engine: 'postgres',
-      host: server.host,
-      port: server.port,
-      username,
-      password,
-      dbname: 'postgres',
-      ...extra,
-    });
+    const secretFor = secretOn('postgres', server, { dbname: 'postgres' });
     const login = (value: Record<string, unknown>): Login => ({
       username: String(value.username),
       password: String(value.password),

@@ -1,6 +1,5 @@
-import { join } from 'node:path';
 import fc from 'fast-check';
-import { type MysqlServer, readEnvironment } from '../helpers/environment';
+import type { MysqlServer } from '../helpers/environment';
 import { setHandlerEnvironment } from '../helpers/handler-env';
 import {
   connectMysql,
@@ -12,7 +11,8 @@ import {
   mysqlRun,
 } from '../helpers/mysql-client';
 import { uniqueName } from '../helpers/postgres-client';
-import { loadBundle, RotationService } from '../helpers/rotation-service';
+import { loadBundle } from '../helpers/rotation-service';
+import { secretOn, suiteContext } from '../helpers/suite-context';
 
 // A generative test of alternating users' promise on MySQL and MariaDB: whatever a DBA does to the
 // base user between rotations, after each rotation the two users hold the same rights, as the
@@ -21,15 +21,7 @@ import { loadBundle, RotationService } from '../helpers/rotation-service';
 // sequence (replay with RIGHTS_SEED=<seed>). RIGHTS_SEQUENCES sets the number of sequences per
 // server (default 100).
 
-const env = readEnvironment();
-const service = new RotationService(
-  env.secretsManagerEndpoint,
-  join(env.runDir, 'captured-logs', `rights-generative-mysql-${process.pid}.log`),
-);
-const saved = { ...process.env };
-afterAll(() => {
-  process.env = saved;
-});
+const { env, service } = suiteContext('rights-generative-mysql');
 
 const SEQUENCES = Number(process.env.RIGHTS_SEQUENCES) || 100;
 const SEED = Number(process.env.RIGHTS_SEED) || Math.floor(Math.random() * 2 ** 31);
@@ -145,18 +137,7 @@ describe.each(servers.map((server) => [server.name, server] as const))(
           [`\`gen.role1_${server.port}\``, `\`gen.role2_${server.port}\``];
     const grantee = `gen_grantee_${server.port}`;
     let masterArn = '';
-    const secretFor = (
-      username: string,
-      password: string,
-      extra: Record<string, unknown> = {},
-    ) => ({
-      engine: flavor,
-      host: server.host,
-      port: server.port,
-      username,
-      password,
-      ...extra,
-    });
+    const secretFor = secretOn(flavor, server);
 
     beforeAll(async () => {
       const master = { username: `gen_master_${server.port}`, password: 'Master-password-1' };

@@ -1,7 +1,6 @@
-import { join } from 'node:path';
 import fc from 'fast-check';
 import { escapeIdentifier as id, escapeLiteral as lit } from 'pg';
-import { type PostgresServer, readEnvironment } from '../helpers/environment';
+import type { PostgresServer } from '../helpers/environment';
 import { setHandlerEnvironment } from '../helpers/handler-env';
 import {
   connect,
@@ -11,7 +10,8 @@ import {
   superuser,
   uniqueName,
 } from '../helpers/postgres-client';
-import { loadBundle, RotationService } from '../helpers/rotation-service';
+import { loadBundle } from '../helpers/rotation-service';
+import { secretOn, suiteContext } from '../helpers/suite-context';
 
 // The generative test of alternating users on PostgreSQL: whatever a DBA does to the base user
 // between rotations (privileges, memberships, settings per role and per database, CONNECTION
@@ -19,16 +19,8 @@ import { loadBundle, RotationService } from '../helpers/rotation-service';
 // the catalogs report it and as probes show. A failure prints the seed and the sequence (replay
 // with RIGHTS_SEED=<seed>); RIGHTS_SEQUENCES sets the number of sequences per server (default 100).
 
-const env = readEnvironment();
-const service = new RotationService(
-  env.secretsManagerEndpoint,
-  join(env.runDir, 'captured-logs', `rights-generative-postgresql-${process.pid}.log`),
-);
+const { env, service } = suiteContext('rights-generative-postgresql');
 const alternatingUsers = loadBundle('postgresql-alternating-users');
-const saved = { ...process.env };
-afterAll(() => {
-  process.env = saved;
-});
 
 const SEQUENCES = Number(process.env.RIGHTS_SEQUENCES) || 100;
 const SEED = Number(process.env.RIGHTS_SEED) || Math.floor(Math.random() * 2 ** 31);
@@ -91,19 +83,7 @@ describe.each(env.postgres.map((s) => [s.name, s] as const))(
     const roles = [`${prefix}_r1`, `${prefix}_r2`];
     let master: Login = { username: '', password: '' };
     let masterArn = '';
-    const secretFor = (
-      username: string,
-      password: string,
-      extra: Record<string, unknown> = {},
-    ) => ({
-      engine: 'postgres',
-      host: server.host,
-      port: server.port,
-      username,
-      password,
-      dbname: 'postgres',
-      ...extra,
-    });
+    const secretFor = secretOn('postgres', server, { dbname: 'postgres' });
 
     beforeAll(async () => {
       // The master gets ADMIN OPTION on each base user as it is created (createMasterAndBase);
