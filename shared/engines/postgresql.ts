@@ -360,10 +360,13 @@ class PostgresSession implements DatabaseSession {
     } catch (error) {
       const verb = sql.split(' ', 2).join(' ');
       if (error instanceof DatabaseError) {
+        const parameter = /permission denied to set parameter "([^"]+)"/.exec(error.message)?.[1];
         const hint =
-          error.code === '42501' && change
-            ? ` The master user "${this.settings.username}" needs CREATEROLE, and on PostgreSQL 16 and later ADMIN OPTION on "${change.baseUsername}" (as a superuser: GRANT "${change.baseUsername}" TO "${this.settings.username}" WITH ADMIN OPTION).`
-            : '';
+          error.code === '42501' && change && parameter
+            ? ` The base user "${change.baseUsername}" has a setting of "${parameter}" that only a superuser (or a holder of SET on it) may give to a role, and the clone needs it too: as a superuser, GRANT SET ON PARAMETER ${escapeIdentifier(parameter)} TO "${this.settings.username}" (PostgreSQL 15 and later), or set it on "${change.cloneUsername}" by hand.`
+            : error.code === '42501' && change
+              ? ` The master user "${this.settings.username}" needs CREATEROLE, and on PostgreSQL 16 and later ADMIN OPTION on "${change.baseUsername}" (as a superuser: GRANT "${change.baseUsername}" TO "${this.settings.username}" WITH ADMIN OPTION).`
+              : '';
         throw new DatabaseStatementError(
           `PostgreSQL refused ${verb} as user "${this.settings.username}": ${error.message} (SQLSTATE ${error.code}).${hint}`,
           { cause: error },

@@ -112,6 +112,40 @@ describe.each(env.postgres.map((s) => [s.name, s] as const))(
       );
     });
 
+    it('a setting only a superuser may give: setSecret says which GRANT lets the master copy it, changes nothing, and succeeds once granted', async () => {
+      const { base, clone, arn } = await setUp();
+      await runAs(server, admin, `ALTER ROLE ${id(base.username)} SET myapp.tenant = 'acme'`);
+      const token = await service.startRotation(arn);
+      await service.invoke(alternatingUsers, 'createSecret', arn, token);
+      await expect(service.invoke(alternatingUsers, 'setSecret', arn, token)).rejects.toThrow(
+        /GRANT SET ON PARAMETER "myapp\.tenant"/,
+      );
+      const [rows] = (await runAs(
+        server,
+        admin,
+        `SELECT 1 FROM pg_roles WHERE rolname = ${lit(clone)}`,
+      )) as [unknown[]];
+      expect(rows).toEqual([]);
+      const masterName = String(
+        (
+          await service.value(
+            String((await service.value(arn, 'AWSCURRENT')).masterarn),
+            'AWSCURRENT',
+          )
+        ).username,
+      );
+      await runAs(server, admin, `GRANT SET ON PARAMETER myapp.tenant TO ${id(masterName)}`);
+      for (const step of ['setSecret', 'testSecret', 'finishSecret'])
+        await service.invoke(alternatingUsers, step, arn, token);
+      const client = await connect(server, login(await service.value(arn, 'AWSCURRENT')));
+      try {
+        const { rows: seen } = await client.query("SELECT current_setting('myapp.tenant') AS v");
+        expect(seen).toEqual([{ v: 'acme' }]);
+      } finally {
+        await client.end();
+      }
+    });
+
     it('testSecret refuses a clone whose login settings drifted, naming the setting', async () => {
       const { base, clone, schema, arn } = await setUp();
       await runAs(server, admin, `ALTER ROLE ${id(base.username)} SET search_path = ${id(schema)}`);
