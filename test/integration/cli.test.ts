@@ -458,6 +458,35 @@ describe.each(env.mysql.filter((s) => !s.requireSecureTransport).map((s) => [s.n
       expect(clones[0]).toEqual([]);
       expect(await secretState(arn)).toEqual(before);
     });
+
+    it("alternating users: reports, read-only, an existing clone whose rights differ from the base user's", async () => {
+      const base = await newUser([`SELECT ON ${ident(db)}.*`]);
+      const master = await newUser();
+      const clone = `${base.username}_clone`;
+      await mysqlRun(
+        server,
+        root,
+        `GRANT ALL PRIVILEGES ON *.* TO ${mysqlLit(master.username)}@'%' WITH GRANT OPTION`,
+        `CREATE USER ${mysqlLit(clone)}@'%' IDENTIFIED BY 'Clone-password-1'`,
+        `GRANT SELECT, DELETE ON ${ident(db)}.* TO ${mysqlLit(clone)}@'%'`,
+      );
+      const masterArn = await service.createSecret(
+        uniqueName('cli'),
+        secretFor(master.username, master.password),
+      );
+      const arn = await service.createSecret(
+        uniqueName('cli'),
+        secretFor(base.username, base.password, { masterarn: masterArn }),
+      );
+      const grants = () => mysqlRun(server, root, `SHOW GRANTS FOR ${mysqlLit(clone)}@'%'`);
+      const before = await grants();
+      const { report } = await preflightJson(arn, server.caFile);
+      expect(statusOf(report, 'master', 'clone rights')).toMatchObject({
+        status: 'warn',
+        detail: expect.stringContaining(`has DELETE ON \`${db}\`.*`),
+      });
+      expect(await grants()).toEqual(before);
+    });
   },
 );
 
