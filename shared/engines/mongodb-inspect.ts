@@ -1,6 +1,7 @@
 import type { Document, MongoClient } from 'mongodb';
 import type { ConnectionSettings, Finding, InspectionRequest, SessionInspection } from './engine';
 import { probeTls } from './inspect-tls';
+import { toUserInfo, type UserInfo, userDifferences } from './mongodb-users';
 
 /** One entry of connectionStatus's `authenticatedUserPrivileges`. */
 interface Privilege {
@@ -133,6 +134,7 @@ export async function inspectMongo(
           : `"${request.cloneUsername}" does not exist yet; the first rotation creates it`,
       },
     );
+    if (base && clone) findings.push(cloneRights(toUserInfo(base), toUserInfo(clone), request));
   }
   const product = ferretdb
     ? `FerretDB ${ferretdb} (MongoDB ${build.version} wire protocol)`
@@ -156,4 +158,25 @@ function allows(privileges: Privilege[], db: string, action: string): boolean {
       (p.resource?.anyResource === true ||
         (p.resource?.collection === '' && (p.resource.db === db || p.resource.db === ''))),
   );
+}
+
+/** The clone's drift from the base, read-only: what testSecret would refuse. */
+function cloneRights(
+  base: UserInfo,
+  clone: UserInfo,
+  request: Extract<InspectionRequest, { role: 'master' }>,
+): Finding {
+  const names = { base: `"${request.baseUsername}"`, clone: `"${request.cloneUsername}"` };
+  const drift = userDifferences(base, clone, names);
+  return drift.length > 0
+    ? {
+        check: 'clone rights',
+        status: 'warn',
+        detail: `${names.clone} cannot do exactly what ${names.base} can: ${drift.join('; ')}. The next setSecret brings it level; testSecret refuses to promote it until then`,
+      }
+    : {
+        check: 'clone rights',
+        status: 'pass',
+        detail: `${names.clone} has exactly the roles, authentication restrictions and custom data of ${names.base}`,
+      };
 }

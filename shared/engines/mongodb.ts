@@ -7,6 +7,7 @@ import {
   type RotationError,
 } from '../errors';
 import type {
+  AlternatingUsers,
   AlternatingUsersChange,
   ConnectionSettings,
   DatabaseEngine,
@@ -15,6 +16,7 @@ import type {
   SessionInspection,
 } from './engine';
 import { inspectMongo } from './mongodb-inspect';
+import { differences, toUserInfo, type UserInfo, userDifferences } from './mongodb-users';
 import { isTlsError, tlsOptions } from './tls';
 
 /** MongoDB and Amazon DocumentDB through the `mongodb` driver. */
@@ -108,12 +110,6 @@ function classifyConnectError(error: unknown, settings: ConnectionSettings): Rot
   );
 }
 
-interface UserInfo {
-  roles: Document[];
-  authenticationRestrictions: Document[];
-  mechanisms: string[] | undefined;
-}
-
 class MongoSession implements DatabaseSession {
   public constructor(
     private readonly client: MongoClient,
@@ -161,6 +157,7 @@ class MongoSession implements DatabaseSession {
             ...(base.authenticationRestrictions.length > 0
               ? { authenticationRestrictions: base.authenticationRestrictions }
               : {}),
+            ...(base.customData ? { customData: base.customData } : {}),
             ...(base.mechanisms && !documentDb ? { mechanisms: base.mechanisms } : {}),
           },
           'createUser',
@@ -184,6 +181,21 @@ class MongoSession implements DatabaseSession {
     );
   }
 
+  /**
+   * Run as the master: how the clone's roles (on every database), authentication restrictions
+   * and custom data differ from the base user's, as usersInfo reports them.
+   */
+  public async compareAlternatingUsers(users: AlternatingUsers): Promise<string[]> {
+    const database = users.database ?? 'admin';
+    const base = await this.userInfo(database, users.baseUsername);
+    const clone = await this.userInfo(database, users.cloneUsername);
+    if (!base || !clone) return [];
+    return userDifferences(base, clone, {
+      base: `"${users.baseUsername}"`,
+      clone: `"${users.cloneUsername}"`,
+    });
+  }
+
   /** Preflight's read-only checks (mongodb-inspect.ts). */
   public inspect(request: InspectionRequest): Promise<SessionInspection> {
     return inspectMongo(this.client, this.settings, request, isDocumentDb(this.settings));
@@ -201,12 +213,7 @@ class MongoSession implements DatabaseSession {
     );
     const found = (reply.users as Document[] | undefined)?.[0];
     if (!found) return undefined;
-    return {
-      roles: (found.roles as Document[] | undefined) ?? [],
-      authenticationRestrictions:
-        (found.authenticationRestrictions as Document[] | undefined) ?? [],
-      mechanisms: found.mechanisms as string[] | undefined,
-    };
+    return toUserInfo(found);
   }
 
   /** Runs one command; errors name the command, never its fields (they may hold a password). */
@@ -226,24 +233,4 @@ class MongoSession implements DatabaseSession {
       );
     }
   }
-}
-
-/** The updateUser fields that make the clone's roles and restrictions equal the base's. */
-export function differences(base: UserInfo, clone: UserInfo): Document {
-  const fields: Document = {};
-  if (canonical(base.roles) !== canonical(clone.roles)) fields.roles = base.roles;
-  if (canonical(base.authenticationRestrictions) !== canonical(clone.authenticationRestrictions)) {
-    fields.authenticationRestrictions = base.authenticationRestrictions;
-  }
-  return fields;
-}
-
-/** Order-insensitive text of a list of documents. */
-function canonical(documents: Document[]): string {
-  return documents
-    .map((d) =>
-      JSON.stringify(Object.fromEntries(Object.entries(d).sort(([a], [b]) => a.localeCompare(b)))),
-    )
-    .sort()
-    .join('\n');
 }

@@ -1,5 +1,12 @@
 import type { Client } from 'pg';
-import type { ConnectionSettings, Finding, InspectionRequest, SessionInspection } from './engine';
+import { DatabaseStatementError } from '../errors';
+import type {
+  AlternatingUsers,
+  ConnectionSettings,
+  Finding,
+  InspectionRequest,
+  SessionInspection,
+} from './engine';
 import { describeTlsSocket } from './inspect-tls';
 
 interface SessionFacts {
@@ -28,6 +35,7 @@ export async function inspectPostgres(
   client: Client,
   settings: ConnectionSettings,
   request: InspectionRequest,
+  compare: (users: AlternatingUsers) => Promise<string[]>,
 ): Promise<SessionInspection> {
   const [facts] = (
     await client.query<SessionFacts>(
@@ -69,7 +77,7 @@ export async function inspectPostgres(
       detail: `Any PostgreSQL role may change its own password (ALTER ROLE CURRENT_USER … PASSWORD); "${facts.rolname}" needs nothing more`,
     });
   } else if (request.role === 'master') {
-    findings.push(...(await masterFindings(client, facts, request)));
+    findings.push(...(await masterFindings(client, facts, request, compare)));
   }
   return {
     server: `PostgreSQL ${facts.version}`,
@@ -86,6 +94,7 @@ async function masterFindings(
   client: Client,
   master: SessionFacts,
   request: Extract<InspectionRequest, { role: 'master' }>,
+  compare: (users: AlternatingUsers) => Promise<string[]>,
 ): Promise<Finding[]> {
   const findings: Finding[] = [];
   const who = `master "${master.rolname}"`;
@@ -158,6 +167,7 @@ async function masterFindings(
       detail: `Role "${request.cloneUsername}" exists and ${who} may alter it; each rotation brings its membership and settings level`,
     });
   }
+  if (base && clone) findings.push(await cloneRights(request, compare));
   const bytes = Buffer.byteLength(request.cloneUsername, 'utf8');
   findings.push(
     bytes > master.ident
@@ -173,4 +183,38 @@ async function masterFindings(
         },
   );
   return findings;
+}
+
+/** The clone's drift from the base at login, read-only: what testSecret would refuse. */
+async function cloneRights(
+  request: Extract<InspectionRequest, { role: 'master' }>,
+  compare: (users: AlternatingUsers) => Promise<string[]>,
+): Promise<Finding> {
+  const names = { base: `"${request.baseUsername}"`, clone: `"${request.cloneUsername}"` };
+  let drift: string[];
+  try {
+    drift = await compare({
+      baseUsername: request.baseUsername,
+      cloneUsername: request.cloneUsername,
+      database: request.database,
+    });
+  } catch (error) {
+    if (!(error instanceof DatabaseStatementError)) throw error;
+    return {
+      check: 'clone rights',
+      status: 'fail',
+      detail: `Could not compare ${names.base} and ${names.clone}: ${error.message}`,
+    };
+  }
+  return drift.length > 0
+    ? {
+        check: 'clone rights',
+        status: 'warn',
+        detail: `${names.clone} cannot do exactly what ${names.base} can: ${drift.join('; ')}. The next setSecret brings it level; testSecret refuses to promote it until then`,
+      }
+    : {
+        check: 'clone rights',
+        status: 'pass',
+        detail: `${names.clone} acts as ${names.base} at login, with its memberships, settings, CONNECTION LIMIT and VALID UNTIL`,
+      };
 }

@@ -320,7 +320,9 @@ class PostgresSession implements DatabaseSession {
 
   /** Preflight's read-only checks (postgresql-inspect.ts). */
   public inspect(request: InspectionRequest): Promise<SessionInspection> {
-    return inspectPostgres(this.client, this.settings, request);
+    return inspectPostgres(this.client, this.settings, request, (users) =>
+      this.compareAlternatingUsers(users),
+    );
   }
 
   public async close(): Promise<void> {

@@ -302,6 +302,29 @@ exports.handler = async (event) => {
         expect(await canLogIn(server, master)).toBe(true);
       });
 
+      it("reports, read-only, an existing clone whose login settings differ from the base user's", async () => {
+        const { base, arn } = await alternating();
+        const clone = `${base.username}_clone`;
+        expect((await rotateJson(arn, 'postgresql-alternating-users', ca)).status).toBe(0);
+        const level = await preflightJson(arn, ca);
+        expect(statusOf(level.report, 'master', 'clone rights')?.status).toBe('pass');
+
+        await runAs(server, admin, `ALTER ROLE ${id(base.username)} SET work_mem = '8MB'`);
+        const settings = () =>
+          runAs(
+            server,
+            admin,
+            `SELECT setdatabase, setconfig FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole WHERE rolname = ${lit(clone)} ORDER BY 1`,
+          );
+        const before = await settings();
+        const drifted = await preflightJson(arn, ca);
+        expect(statusOf(drifted.report, 'master', 'clone rights')).toMatchObject({
+          status: 'warn',
+          detail: expect.stringContaining('work_mem'),
+        });
+        expect(await settings()).toEqual(before);
+      });
+
       it('on PostgreSQL 16+, fails when the master lacks ADMIN OPTION on the base user (and 15 does not need it)', async () => {
         const { base, major, arn } = await alternating({ adminOption: false });
         const { status, report } = await preflightJson(arn, ca);
@@ -556,5 +579,38 @@ describe.each(env.mongodb.map((s) => [s.name, s] as const))('preflight on %s', (
       usersInfo: { user: `${username}_clone`, db: appDb },
     });
     expect(users.users).toEqual([]);
+  });
+
+  it("alternating users: reports, read-only, whether an existing clone's roles equal the base user's", async () => {
+    const username = uniqueName('cli');
+    const clone = `${username}_clone`;
+    const roles = server.supportsRoles ? [{ role: 'read', db: appDb }] : [];
+    await mongoCommand(server, admin, appDb, { createUser: username, pwd: 'Base-1', roles });
+    await mongoCommand(server, admin, appDb, { createUser: clone, pwd: 'Clone-1', roles });
+    const masterArn = await service.createSecret(uniqueName('cli'), {
+      engine: 'mongo',
+      host: server.host,
+      port: server.port,
+      username: admin.username,
+      password: admin.password,
+      dbname: admin.database,
+    });
+    const arn = await service.createSecret(
+      uniqueName('cli'),
+      secretFor(username, 'Base-1', { masterarn: masterArn }),
+    );
+    const level = await preflightJson(arn, server.caFile);
+    expect(statusOf(level.report, 'master', 'clone rights')?.status).toBe('pass');
+    if (!server.supportsRoles) return; // FerretDB 1.x stores no roles to differ.
+
+    await mongoCommand(server, admin, appDb, {
+      grantRolesToUser: clone,
+      roles: [{ role: 'readWrite', db: 'other' }],
+    });
+    const drifted = await preflightJson(arn, server.caFile);
+    expect(statusOf(drifted.report, 'master', 'clone rights')).toMatchObject({
+      status: 'warn',
+      detail: expect.stringContaining('has role "readWrite" on database "other"'),
+    });
   });
 });

@@ -215,6 +215,27 @@ describe.each(env.mongodb.map((s) => [s.name, s] as const))('%s', (_name, server
       expect(await mongoRoles(server, clone, appDb)).toEqual(want);
     });
 
+    it('testSecret refuses a clone whose roles drifted, naming the role, and passes once level', async () => {
+      const { base, arn } = await setUp();
+      const clone = `${base.username}_clone`;
+      await service.rotate(alternatingUsers, arn);
+      await service.testOnly(alternatingUsers, arn);
+      if (!server.supportsRoles) return; // FerretDB 1.x stores no roles to differ.
+
+      await mongoCommand(server, admin, appDb, {
+        revokeRolesFromUser: clone,
+        roles: [{ role: 'read', db: appDb }],
+      });
+      await expect(service.testOnly(alternatingUsers, arn)).rejects.toThrow(
+        `lacks role "read" on database "${appDb}"`,
+      );
+      await service.rotate(alternatingUsers, arn);
+      expect(await mongoRoles(server, clone, appDb)).toEqual(
+        await mongoRoles(server, base.username, appDb),
+      );
+      await service.testOnly(alternatingUsers, arn);
+    });
+
     it('runs testSecret alone (RotateImmediately=false)', async () => {
       const { base, arn } = await setUp();
       await service.testOnly(alternatingUsers, arn);

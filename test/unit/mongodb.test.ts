@@ -1,5 +1,6 @@
 import type { ConnectionSettings } from '../../shared/engines/engine';
-import { clientOptions, differences, isDocumentDb, mongodb } from '../../shared/engines/mongodb';
+import { clientOptions, isDocumentDb, mongodb } from '../../shared/engines/mongodb';
+import { differences, toUserInfo, userDifferences } from '../../shared/engines/mongodb-users';
 import { parseDatabaseSecret } from '../../shared/secrets/database-secret';
 
 const settings = (overrides: Partial<ConnectionSettings> = {}): ConnectionSettings => ({
@@ -86,29 +87,69 @@ describe('MongoDB connection options', () => {
 });
 
 describe('clone differences', () => {
-  const user = (roles: object[], restrictions: object[] = []) => ({
-    roles,
-    authenticationRestrictions: restrictions,
-    mechanisms: undefined,
-  });
+  const user = (roles: object[], restrictions: object[] = [], customData?: object) =>
+    toUserInfo({ roles, authenticationRestrictions: restrictions, customData });
+  const names = { base: '"app"', clone: '"app_clone"' };
 
-  it('needs nothing when roles match in any order', () => {
-    const base = user([
-      { role: 'read', db: 'a' },
-      { db: 'b', role: 'readWrite' },
-    ]);
-    const clone = user([
-      { role: 'readWrite', db: 'b' },
-      { role: 'read', db: 'a' },
-    ]);
+  it('needs nothing when roles, restrictions and custom data match in any order', () => {
+    const base = user(
+      [
+        { role: 'read', db: 'a' },
+        { db: 'b', role: 'readWrite' },
+      ],
+      [{ clientSource: ['10.0.0.0/8'], serverAddress: ['10.1.0.1'] }],
+      { team: 'x', tags: { a: 1, b: 2 } },
+    );
+    const clone = user(
+      [
+        { role: 'readWrite', db: 'b' },
+        { role: 'read', db: 'a' },
+      ],
+      [{ serverAddress: ['10.1.0.1'], clientSource: ['10.0.0.0/8'] }],
+      { tags: { b: 2, a: 1 }, team: 'x' },
+    );
     expect(differences(base, clone)).toEqual({});
+    expect(userDifferences(base, clone, names)).toEqual([]);
   });
 
-  it("sets the base user's roles and restrictions when they differ", () => {
-    const base = user([{ role: 'readWrite', db: 'app' }], [{ clientSource: ['10.0.0.0/8'] }]);
+  it('treats no custom data and an empty document as the same', () => {
+    expect(differences(user([], [], {}), user([]))).toEqual({});
+  });
+
+  it("sets the base user's roles, restrictions and custom data when they differ", () => {
+    const base = user([{ role: 'readWrite', db: 'app' }], [{ clientSource: ['10.0.0.0/8'] }], {
+      owner: 'payments',
+    });
     expect(differences(base, user([{ role: 'root', db: 'admin' }]))).toEqual({
       roles: [{ role: 'readWrite', db: 'app' }],
       authenticationRestrictions: [{ clientSource: ['10.0.0.0/8'] }],
+      customData: { owner: 'payments' },
     });
+    expect(differences(user([]), user([], [], { stale: true }))).toEqual({ customData: {} });
+  });
+
+  it('names each role the clone lacks or has beyond the base, on every database', () => {
+    const base = user([
+      { role: 'readWrite', db: 'app' },
+      { role: 'read', db: 'reporting' },
+    ]);
+    const clone = user([
+      { role: 'readWrite', db: 'app' },
+      { role: 'dbAdmin', db: 'reporting' },
+    ]);
+    expect(userDifferences(base, clone, names)).toEqual([
+      '"app_clone" lacks role "read" on database "reporting"',
+      '"app_clone" has role "dbAdmin" on database "reporting" ("app" does not)',
+    ]);
+  });
+
+  it('names differing restrictions, and says only that custom data differs', () => {
+    const base = user([], [{ clientSource: ['10.0.0.0/8'] }], { apiKey: 'not-for-logs' });
+    const drift = userDifferences(base, user([]), names);
+    expect(drift).toEqual([
+      'their authentication restrictions differ: "app" has {"clientSource":["10.0.0.0/8"]}, "app_clone" has none',
+      'their custom data differs',
+    ]);
+    expect(drift.join(' ')).not.toContain('not-for-logs');
   });
 });
