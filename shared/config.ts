@@ -12,6 +12,16 @@ export interface RotationConfig {
   tlsMode: TlsMode;
   /** `DB_CONNECT_TIMEOUT_SECONDS`: connect timeout for every database login, in milliseconds. */
   connectTimeoutMs: number;
+  /**
+   * `DB_STATEMENT_TIMEOUT_SECONDS` (default 15): the longest one statement may wait for a lock or
+   * run, in milliseconds. Keep it well below the function's timeout (60 s in the template).
+   */
+  statementTimeoutMs: number;
+  /**
+   * `RETAIN_CURRENT_PASSWORD` (default false), single-user on MySQL 8.0.14+: set the new password
+   * with `RETAIN CURRENT PASSWORD`, so the old one keeps working until the next rotation.
+   */
+  retainCurrentPassword: boolean;
 }
 
 /** The options of Secrets Manager's GetRandomPassword, under AWS's environment variable names. */
@@ -64,6 +74,8 @@ export function loadConfig(
     },
     tlsMode: tlsModeSetting(env),
     connectTimeoutMs: integerSetting(env, 'DB_CONNECT_TIMEOUT_SECONDS', 5, 1, 600) * 1000,
+    statementTimeoutMs: integerSetting(env, 'DB_STATEMENT_TIMEOUT_SECONDS', 15, 1, 600) * 1000,
+    retainCurrentPassword: booleanSetting(env, 'RETAIN_CURRENT_PASSWORD', false),
   };
 }
 

@@ -66,6 +66,13 @@ export class PendingCredentialsError extends RotationError {}
  */
 export class PrivilegeDriftError extends RotationError {}
 
+/**
+ * The database refuses the account itself: locked (`ACCOUNT LOCK`), or blocked after failed
+ * logins (MySQL's FAILED_LOGIN_ATTEMPTS, MariaDB's max_password_errors). No other login is tried:
+ * each would only add to the count. The message gives the statement that unlocks it.
+ */
+export class AccountLockedError extends RotationError {}
+
 /** The database answered that these credentials are wrong. */
 export class CredentialsRejectedError extends RotationError {}
 

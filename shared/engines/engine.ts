@@ -1,3 +1,4 @@
+import { ConfigurationError } from '../errors';
 /**
  * The contract between the rotation strategies and one database engine. An adapter knows its
  * driver and its server, and nothing of Secrets Manager: it is handed connection settings and
@@ -16,10 +17,35 @@ export interface ConnectionSettings {
   database: string | undefined;
   tls: ConnectionTls;
   connectTimeoutMs: number;
+  /**
+   * The longest a statement may wait or run (MySQL: the session's `lock_wait_timeout`, and a
+   * client-side bound a little above it), so a hung statement fails the step cleanly instead of
+   * the Lambda timing out in the middle of it.
+   */
+  statementTimeoutMs: number;
   /** The secret's `engine` value (`mongo` or `docdb`, `mysql` or `aurora-mysql`, …). */
   flavor: string;
   /** The secret's values for the keys the engine lists in `secretParameters`. */
   parameters: Readonly<Record<string, string>>;
+}
+
+/** The refusal of RETAIN_CURRENT_PASSWORD by a server without dual passwords. */
+export function dualPasswordsUnsupported(server: string): ConfigurationError {
+  return new ConfigurationError(
+    `RETAIN_CURRENT_PASSWORD=true needs dual passwords (MySQL 8.0.14 or later), which ${server} does not have: unset it for this function`,
+  );
+}
+
+/** A user's change of its own password (single-user). */
+export interface OwnPasswordChange {
+  newPassword: string;
+  /** The password this session logged in with. Where the server can, it is checked (REPLACE). */
+  currentPassword: string;
+  /**
+   * Keep `currentPassword` working as a secondary password (MySQL 8.0.14+'s dual passwords,
+   * `RETAIN CURRENT PASSWORD`). Engines without dual passwords refuse it with a clear error.
+   */
+  retainCurrent: boolean;
 }
 
 /** What the master session must make true for alternating users. */
@@ -48,8 +74,12 @@ export interface AlternatingUsers {
 export interface DatabaseSession {
   /** Runs a trivial query, proving the login gives a usable session. */
   ping(): Promise<void>;
-  /** Changes the password of the user this session logged in as. */
-  changeOwnPassword(newPassword: string): Promise<void>;
+  /**
+   * Changes the password of the user this session logged in as. `not-current` when the server
+   * checked that `currentPassword` is the account's password and found it is not (MySQL 8.0.13+
+   * with `REPLACE`: the session logged in with a retained secondary password); nothing changed.
+   */
+  changeOwnPassword(change: OwnPasswordChange): Promise<'changed' | 'not-current'>;
   /**
    * Run as the master user: creates the clone if it is missing, sets the target's password, and
    * brings the clone's privileges level with the base user's, on every call.

@@ -6,14 +6,16 @@ import {
   isErrorLike,
   type RotationError,
 } from '../errors';
-import type {
-  AlternatingUsers,
-  AlternatingUsersChange,
-  ConnectionSettings,
-  DatabaseEngine,
-  DatabaseSession,
-  InspectionRequest,
-  SessionInspection,
+import {
+  type AlternatingUsers,
+  type AlternatingUsersChange,
+  type ConnectionSettings,
+  type DatabaseEngine,
+  type DatabaseSession,
+  dualPasswordsUnsupported,
+  type InspectionRequest,
+  type OwnPasswordChange,
+  type SessionInspection,
 } from './engine';
 import { inspectMongo } from './mongodb-inspect';
 import { differences, toUserInfo, type UserInfo, userDifferences } from './mongodb-users';
@@ -121,12 +123,17 @@ class MongoSession implements DatabaseSession {
   }
 
   /** updateUser on the user's own authentication database; the server needs changeOwnPassword. */
-  public async changeOwnPassword(newPassword: string): Promise<void> {
+  public async changeOwnPassword({
+    newPassword,
+    retainCurrent,
+  }: OwnPasswordChange): Promise<'changed'> {
+    if (retainCurrent) throw dualPasswordsUnsupported('MongoDB');
     await this.command(
       this.settings.database ?? 'admin',
       { updateUser: this.settings.username, pwd: newPassword },
       'updateUser',
     );
+    return 'changed';
   }
 
   /**

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import mysql2, { type Connection, type RowDataPacket } from 'mysql2/promise';
 import {
+  AccountLockedError,
   CredentialsRejectedError,
   DatabaseStatementError,
   DatabaseUnreachableError,
@@ -8,14 +9,16 @@ import {
   type RotationError,
   UsernameTooLongError,
 } from '../errors';
-import type {
-  AlternatingUsers,
-  AlternatingUsersChange,
-  ConnectionSettings,
-  DatabaseEngine,
-  DatabaseSession,
-  InspectionRequest,
-  SessionInspection,
+import {
+  type AlternatingUsers,
+  type AlternatingUsersChange,
+  type ConnectionSettings,
+  type DatabaseEngine,
+  type DatabaseSession,
+  dualPasswordsUnsupported,
+  type InspectionRequest,
+  type OwnPasswordChange,
+  type SessionInspection,
 } from './engine';
 import { inspectMysql } from './mysql-inspect';
 import {
@@ -63,15 +66,35 @@ export function maxUsernameLength(info: ServerInfo): number {
   return atLeast(info, 5, 7, 8) ? 32 : 16;
 }
 
+/** `REPLACE 'current'` in ALTER USER, from MySQL 8.0.13 (not MariaDB). */
+export function supportsReplace(info: ServerInfo): boolean {
+  return info.flavor === 'mysql' && atLeast(info, 8, 0, 13);
+}
+
+/** Dual passwords (`RETAIN CURRENT PASSWORD`), from MySQL 8.0.14 (not MariaDB). */
+export function supportsDualPasswords(info: ServerInfo): boolean {
+  return info.flavor === 'mysql' && atLeast(info, 8, 0, 14);
+}
+
 /**
  * The statement a user runs to change its own password. MySQL 5.7.6+ takes `ALTER USER
  * CURRENT_USER()` (MySQL 8 removed `PASSWORD()`); MariaDB allows `ALTER USER` only to holders of
  * CREATE USER, so a MariaDB user changes its own password with `SET PASSWORD`, as it always could.
+ * From MySQL 8.0.13 it names the password it replaces (`REPLACE`): the change then happens only
+ * while that is still the account's password, which accounts with `PASSWORD REQUIRE CURRENT`
+ * (or a server with `password_require_current=ON`) demand, and which MySQL checks without
+ * counting a failed login. `retain` keeps the old password working as the secondary one.
  */
-export function ownPasswordStatement(info: ServerInfo, password: string): string {
-  return info.flavor === 'mysql' && supportsAlterUser(info)
-    ? `ALTER USER CURRENT_USER() IDENTIFIED BY ${mysql2.escape(password)}`
-    : `SET PASSWORD = PASSWORD(${mysql2.escape(password)})`;
+export function ownPasswordStatement(
+  info: ServerInfo,
+  change: Pick<OwnPasswordChange, 'newPassword' | 'currentPassword' | 'retainCurrent'>,
+): string {
+  if (!(info.flavor === 'mysql' && supportsAlterUser(info))) {
+    return `SET PASSWORD = PASSWORD(${mysql2.escape(change.newPassword)})`;
+  }
+  const replace = supportsReplace(info) ? ` REPLACE ${mysql2.escape(change.currentPassword)}` : '';
+  const retain = change.retainCurrent ? ' RETAIN CURRENT PASSWORD' : '';
+  return `ALTER USER CURRENT_USER() IDENTIFIED BY ${mysql2.escape(change.newPassword)}${replace}${retain}`;
 }
 
 /** The statement a privileged user runs to change another account's password. */
@@ -138,6 +161,9 @@ export const mysql = createMysqlEngine('mysql', ['mysql', 'aurora-mysql'], 32);
 /** MariaDB through `mysql2`. */
 export const mariadb = createMysqlEngine('mariadb', ['mariadb'], 80);
 
+/** How much longer the client waits than the server's own lock timeout. */
+const CLIENT_TIMEOUT_MARGIN_MS = 5000;
+
 /** ER_CREDENTIALS_CONTRADICT_TO_HISTORY: the password is in the account's password history. */
 const ER_PASSWORD_HISTORY = 3638;
 
@@ -147,6 +173,18 @@ function errnoOf(error: DatabaseStatementError): unknown {
 
 /** Server errors meaning the credentials are wrong (ER_ACCESS_DENIED_ERROR). */
 const REJECTED_ERRNOS = new Set([1045]);
+/**
+ * Server errors meaning the account itself is refused: MySQL's ER_ACCOUNT_HAS_BEEN_LOCKED (3118)
+ * and its block after FAILED_LOGIN_ATTEMPTS (3955), MariaDB's block after max_password_errors
+ * (4150) and its ACCOUNT LOCK (4151).
+ */
+const LOCKED_ERRNOS = new Set([3118, 3955, 4150, 4151]);
+/** ER_INCORRECT_CURRENT_PASSWORD: REPLACE named a password that is not the account's. */
+const ER_INCORRECT_CURRENT_PASSWORD = 3891;
+/** ER_SPECIFIC_ACCESS_DENIED_ERROR, e.g. RETAIN CURRENT PASSWORD without the privilege. */
+const ER_SPECIFIC_ACCESS_DENIED = 1227;
+/** ER_LOCK_WAIT_TIMEOUT: lock_wait_timeout or innodb_lock_wait_timeout passed. */
+const ER_LOCK_WAIT_TIMEOUT = 1205;
 /** ER_SECURE_TRANSPORT_REQUIRED (MySQL 3159, MariaDB 4036): the server demands TLS. */
 const TLS_REQUIRED_ERRNOS = new Set([3159, 4036]);
 
@@ -172,8 +210,12 @@ async function connectMysql(settings: ConnectionSettings): Promise<DatabaseSessi
   const session = new MysqlSession(connection, settings);
   try {
     // mysql2 escapes with backslashes; under NO_BACKSLASH_ESCAPES that escaping would be wrong.
+    // Lock waits are bounded, so a statement stuck behind another session fails the step cleanly
+    // instead of the Lambda timing out in the middle of it (lock_wait_timeout defaults to a year).
+    const seconds = Math.ceil(settings.statementTimeoutMs / 1000);
     await session.run(
-      "SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', '')",
+      `SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', ''), lock_wait_timeout = ${seconds}, innodb_lock_wait_timeout = ${seconds}`,
+      'SET SESSION',
     );
   } catch (error) {
     await session.close();
@@ -213,6 +255,9 @@ function classifyConnectError(error: unknown, settings: ConnectionSettings): Rot
       cause: error,
     });
   }
+  if (typeof errno === 'number' && LOCKED_ERRNOS.has(errno)) {
+    return accountLocked(errno, message, settings, error);
+  }
   if (
     (typeof errno === 'number' && TLS_REQUIRED_ERRNOS.has(errno)) ||
     /secure transport/i.test(message)
@@ -227,6 +272,30 @@ function classifyConnectError(error: unknown, settings: ConnectionSettings): Rot
   return new DatabaseUnreachableError(
     `Could not log in to MySQL at ${settings.host}:${settings.port} as ${who} (TLS ${settings.tls}): ${message}`,
     { cause: error, tlsFailure },
+  );
+}
+
+/**
+ * The account is locked or blocked: no further login is tried. The server's message (it names
+ * the account, never a password) and the statement that lifts it.
+ */
+function accountLocked(
+  errno: number,
+  message: string,
+  settings: ConnectionSettings,
+  cause: unknown,
+): AccountLockedError {
+  const account = `${mysql2.escape(settings.username)}@'<host>'`;
+  const hosts = `(its hosts: SELECT Host FROM mysql.user WHERE User = ${mysql2.escape(settings.username)})`;
+  const remedy =
+    errno === 4150
+      ? `MariaDB blocked it after max_password_errors failed logins; an administrator runs FLUSH PRIVILEGES, or ALTER USER ${account} ACCOUNT UNLOCK ${hosts}`
+      : errno === 3955
+        ? `MySQL blocked it after FAILED_LOGIN_ATTEMPTS failed logins, for PASSWORD_LOCK_TIME; an administrator runs ALTER USER ${account} ACCOUNT UNLOCK ${hosts}`
+        : `an administrator locked it (ACCOUNT LOCK); if that was not meant, ALTER USER ${account} ACCOUNT UNLOCK ${hosts}`;
+  return new AccountLockedError(
+    `MySQL refuses user "${settings.username}" at ${settings.host}:${settings.port}: the account is locked (${message}; error ${errno}). No further login is tried, since each would count as another failure: ${remedy}. Then retry the rotation.`,
+    { cause },
   );
 }
 
@@ -251,8 +320,28 @@ class MysqlSession implements DatabaseSession {
     await this.run('SELECT 1');
   }
 
-  public async changeOwnPassword(newPassword: string): Promise<void> {
-    await this.run(ownPasswordStatement(await this.server(), newPassword), 'ALTER USER');
+  public async changeOwnPassword(change: OwnPasswordChange): Promise<'changed' | 'not-current'> {
+    const info = await this.server();
+    if (change.retainCurrent && !supportsDualPasswords(info)) {
+      throw dualPasswordsUnsupported(
+        `${info.flavor === 'mariadb' ? 'MariaDB' : 'MySQL'} ${info.major}.${info.minor}.${info.patch}`,
+      );
+    }
+    try {
+      await this.run(ownPasswordStatement(info, change), 'ALTER USER');
+    } catch (error) {
+      if (!(error instanceof DatabaseStatementError)) throw error;
+      const errno = errnoOf(error);
+      if (errno === ER_INCORRECT_CURRENT_PASSWORD) return 'not-current';
+      if (errno === ER_SPECIFIC_ACCESS_DENIED && change.retainCurrent) {
+        throw new DatabaseStatementError(
+          `MySQL refused RETAIN CURRENT PASSWORD for user "${this.settings.username}": keeping the old password as a secondary one needs APPLICATION_PASSWORD_ADMIN (GRANT APPLICATION_PASSWORD_ADMIN ON *.* TO ${mysql2.escape(this.settings.username)}@'<host>'), or CREATE USER. Nothing was changed.`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+    return 'changed';
   }
 
   /**
@@ -359,11 +448,29 @@ class MysqlSession implements DatabaseSession {
   /** Runs one statement; errors name `verb`, never the statement (it may hold a password). */
   public async run(sql: string, verb = sql.split(' ', 2).join(' ')): Promise<Row[]> {
     try {
-      const [rows] = await this.connection.query<Row[]>(sql);
+      // The server's lock waits end first (lock_wait_timeout, set at login); this bound is for a
+      // server that stops answering.
+      const [rows] = await this.connection.query<Row[]>({
+        sql,
+        timeout: this.settings.statementTimeoutMs + CLIENT_TIMEOUT_MARGIN_MS,
+      });
       return Array.isArray(rows) ? rows : [];
     } catch (error) {
       scrubDriverError(error);
       const errno = (error as { errno?: unknown }).errno;
+      const seconds = this.settings.statementTimeoutMs / 1000;
+      if ((error as { code?: unknown }).code === 'PROTOCOL_SEQUENCE_TIMEOUT') {
+        throw new DatabaseStatementError(
+          `MySQL did not answer ${verb} as user "${this.settings.username}" within ${seconds + CLIENT_TIMEOUT_MARGIN_MS / 1000} s (DB_STATEMENT_TIMEOUT_SECONDS is ${seconds}); the step failed and can be retried`,
+          { cause: error },
+        );
+      }
+      if (errno === ER_LOCK_WAIT_TIMEOUT) {
+        throw new DatabaseStatementError(
+          `MySQL gave up ${verb} as user "${this.settings.username}" after waiting ${seconds} s for a lock (DB_STATEMENT_TIMEOUT_SECONDS, applied as lock_wait_timeout and innodb_lock_wait_timeout): another session holds it (a long transaction, LOCK TABLES, FLUSH TABLES WITH READ LOCK or a backup). Nothing was changed by it; the step can be retried`,
+          { cause: error },
+        );
+      }
       if (typeof errno === 'number') {
         throw new DatabaseStatementError(
           `MySQL refused ${verb} as user "${this.settings.username}": ${isErrorLike(error) ? error.message : String(error)} (error ${errno})`,

@@ -8,14 +8,16 @@ import {
   isErrorLike,
   type RotationError,
 } from '../errors';
-import type {
-  AlternatingUsers,
-  AlternatingUsersChange,
-  ConnectionSettings,
-  DatabaseEngine,
-  DatabaseSession,
-  InspectionRequest,
-  SessionInspection,
+import {
+  type AlternatingUsers,
+  type AlternatingUsersChange,
+  type ConnectionSettings,
+  type DatabaseEngine,
+  type DatabaseSession,
+  dualPasswordsUnsupported,
+  type InspectionRequest,
+  type OwnPasswordChange,
+  type SessionInspection,
 } from './engine';
 import { inspectPostgres } from './postgresql-inspect';
 import {
@@ -115,10 +117,15 @@ class PostgresSession implements DatabaseSession {
     await this.run('SELECT 1');
   }
 
-  public async changeOwnPassword(newPassword: string): Promise<void> {
+  public async changeOwnPassword({
+    newPassword,
+    retainCurrent,
+  }: OwnPasswordChange): Promise<'changed'> {
+    if (retainCurrent) throw dualPasswordsUnsupported('PostgreSQL');
     await this.run(
       `ALTER ROLE CURRENT_USER WITH PASSWORD ${escapeLiteral(scramSha256Verifier(newPassword))}`,
     );
+    return 'changed';
   }
 
   /**

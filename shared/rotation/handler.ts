@@ -14,6 +14,7 @@ import { SecretVersions } from '../secrets/secret-versions';
 import {
   AWSCURRENT,
   AWSPENDING,
+  PASSWORD_SET,
   type SecretMetadata,
   SecretsManagerPort,
 } from '../secrets/secrets-manager';
@@ -55,7 +56,13 @@ export function createRotationHandler({
       const port = new SecretsManagerPort(config.secretsManagerEndpoint);
       const metadata = await port.describe(event.SecretId);
       logger.appendKeys({ secretArn: metadata.arn });
-      const versions = new SecretVersions(port, metadata.arn, event.ClientRequestToken, engine);
+      const versions = new SecretVersions(
+        port,
+        metadata.arn,
+        event.ClientRequestToken,
+        engine,
+        metadata.versions,
+      );
       const outcome = await runStep(
         event,
         metadata,
@@ -92,8 +99,9 @@ async function runStep(
   if (stages.includes(AWSCURRENT)) {
     // The rotation already finished: every step is done. A finishSecret interrupted between its
     // two label moves is completed here, so no stale AWSPENDING label stays behind.
-    if (event.Step === 'finishSecret' && stages.includes(AWSPENDING)) {
-      await port.removeStage(metadata.arn, AWSPENDING, token);
+    if (event.Step === 'finishSecret') {
+      if (stages.includes(AWSPENDING)) await port.removeStage(metadata.arn, AWSPENDING, token);
+      if (stages.includes(PASSWORD_SET)) await port.removeStage(metadata.arn, PASSWORD_SET, token);
     }
     return 'already-current';
   }
@@ -172,7 +180,7 @@ async function createSecret(
   return 'pending-created';
 }
 
-/** Moves AWSCURRENT to the token's version, then takes AWSPENDING off it. */
+/** Moves AWSCURRENT to the token's version, then takes AWSPENDING (and PASSWORD_SET) off it. */
 async function finishSecret(
   metadata: SecretMetadata,
   token: string,
@@ -183,5 +191,8 @@ async function finishSecret(
   )?.[0];
   await port.moveCurrent(metadata.arn, token, currentVersion);
   await port.removeStage(metadata.arn, AWSPENDING, token);
+  if (metadata.versions.get(token)?.includes(PASSWORD_SET)) {
+    await port.removeStage(metadata.arn, PASSWORD_SET, token);
+  }
   return 'current-moved';
 }

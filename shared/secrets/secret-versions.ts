@@ -6,7 +6,14 @@ import {
 } from '../errors';
 import { logger } from '../logger';
 import { type DatabaseSecret, parseDatabaseSecret, type SecretShape } from './database-secret';
-import { AWSCURRENT, AWSPENDING, AWSPREVIOUS, type SecretsManagerPort } from './secrets-manager';
+import {
+  AWSCURRENT,
+  AWSPENDING,
+  AWSPREVIOUS,
+  PASSWORD_SET,
+  type SecretMetadata,
+  type SecretsManagerPort,
+} from './secrets-manager';
 
 /**
  * The versions of one secret as one invocation sees them: each read at most once, parsed and
@@ -22,7 +29,24 @@ export class SecretVersions {
     public readonly secretId: string,
     public readonly token: string,
     private readonly shape: SecretShape,
+    /** The labels of every version when the step began (DescribeSecret). */
+    private readonly labels: SecretMetadata['versions'] = new Map(),
   ) {}
+
+  /**
+   * True when an earlier run of setSecret recorded that the database has this rotation's pending
+   * password (the PASSWORD_SET label is on its version).
+   */
+  public passwordSetEarlier(): boolean {
+    return this.labels.get(this.token)?.includes(PASSWORD_SET) === true;
+  }
+
+  /** Records that the database now has this rotation's pending password (see PASSWORD_SET). */
+  public async recordPasswordSet(): Promise<void> {
+    if (this.passwordSetEarlier()) return;
+    const holder = [...this.labels].find(([, stages]) => stages.includes(PASSWORD_SET))?.[0];
+    await this.port.addStage(this.secretId, PASSWORD_SET, this.token, holder);
+  }
 
   /** AWSCURRENT; a rotation cannot start without it. */
   public async current(): Promise<DatabaseSecret> {

@@ -23,6 +23,15 @@ export interface SecretMetadata {
 export const AWSCURRENT = 'AWSCURRENT';
 export const AWSPENDING = 'AWSPENDING';
 export const AWSPREVIOUS = 'AWSPREVIOUS';
+/**
+ * Our own label, put on the AWSPENDING version by setSecret once the database has that version's
+ * password, and taken off by finishSecret. It is the evidence that lets a repeated setSecret log
+ * in with the pending password first, so no rotation tries a password the database cannot have
+ * yet (a failed login counts towards MySQL's FAILED_LOGIN_ATTEMPTS and MariaDB's
+ * max_password_errors), and that tells the runner and preflight whether cancelling a stuck
+ * rotation would strand the only working password.
+ */
+export const PASSWORD_SET = 'ROTATION_PASSWORD_SET';
 
 const clients = new Map<string, SecretsManagerClient>();
 
@@ -135,6 +144,29 @@ export class SecretsManagerPort {
         RemoveFromVersionId: fromVersionId,
       },
       (versions) => versions.get(token)?.includes(AWSCURRENT) === true,
+    );
+  }
+
+  /**
+   * Puts a label on a version, taking it off the version that holds it (a label marks one version
+   * at a time). Already there counts as done.
+   */
+  public async addStage(
+    secretId: string,
+    stage: string,
+    versionId: string,
+    fromVersionId: string | undefined,
+  ): Promise<void> {
+    await this.updateStage(
+      {
+        SecretId: secretId,
+        VersionStage: stage,
+        MoveToVersionId: versionId,
+        ...(fromVersionId && fromVersionId !== versionId
+          ? { RemoveFromVersionId: fromVersionId }
+          : {}),
+      },
+      (versions) => versions.get(versionId)?.includes(stage) === true,
     );
   }
 

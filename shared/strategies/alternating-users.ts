@@ -69,7 +69,9 @@ export const alternatingUsers: RotationStrategy = {
     // Where a username is one account (PostgreSQL, MongoDB), a login with the pending password
     // proves the work done. Where it is one account per client host (MySQL), a login from here
     // proves nothing about the others, so the master sets the password on every host again.
-    if (!engine.accountsHaveHosts) {
+    // The login is tried only once an earlier run recorded the work done: before that it could
+    // only fail, and count as a failed login against the user applications still use.
+    if (!engine.accountsHaveHosts && versions.passwordSetEarlier()) {
       const retried = await tryLogin(engine, pending, config);
       if (retried) {
         await withSession(retried, (s) => s.ping());
@@ -97,6 +99,7 @@ export const alternatingUsers: RotationStrategy = {
         database: current.dbname ?? engine.defaultDatabase,
       }),
     );
+    await versions.recordPasswordSet();
     return 'password-set';
   },
 

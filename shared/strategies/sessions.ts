@@ -26,6 +26,7 @@ export function connectionSettings(
     database: database ?? engine.defaultDatabase,
     tls,
     connectTimeoutMs: config.connectTimeoutMs,
+    statementTimeoutMs: config.statementTimeoutMs,
     flavor: secret.engine,
     parameters: secret.parameters,
   };

@@ -5,6 +5,7 @@ import type {
   DatabaseSession,
 } from '../../shared/engines/engine';
 import {
+  AccountLockedError,
   CredentialsRejectedError,
   DatabaseStatementError,
   DatabaseUnreachableError,
@@ -28,6 +29,14 @@ export class FakeDatabase {
   public accountsHaveHosts = false;
   /** Every applyAlternatingUsers call, in order. */
   public readonly applied: AlternatingUsersChange[] = [];
+  /** Retained (secondary) passwords, as MySQL's dual passwords keep them. */
+  public readonly secondary = new Map<string, string>();
+  /** Failed logins per user, as MySQL's FAILED_LOGIN_ATTEMPTS counts them. */
+  public readonly failedLogins = new Map<string, number>();
+  /** When set, a user with this many failed logins is locked (AccountLockedError). */
+  public lockAfter: number | undefined = undefined;
+  /** Checks the password changeOwnPassword replaces, as MySQL 8.0.13+'s REPLACE does. */
+  public checksReplace = false;
 
   public readonly engine: DatabaseEngine = {
     name: 'fake',
@@ -50,18 +59,31 @@ export class FakeDatabase {
     if (this.tlsBroken && settings.tls !== 'disable') {
       throw new DatabaseUnreachableError('certificate verify failed', { tlsFailure: true });
     }
-    if (this.users.get(settings.username) !== settings.password) {
+    const user = settings.username;
+    const failures = this.failedLogins.get(user) ?? 0;
+    if (this.lockAfter !== undefined && failures >= this.lockAfter) {
+      throw new AccountLockedError(`${user} is locked after ${failures} failed logins`);
+    }
+    if (
+      this.users.get(user) !== settings.password &&
+      this.secondary.get(user) !== settings.password
+    ) {
+      this.failedLogins.set(user, failures + 1);
       throw new CredentialsRejectedError(`rejected ${settings.username}`);
     }
-    const user = settings.username;
+    this.failedLogins.set(user, 0);
     const guard = () => {
       if (this.refuseStatements) throw new DatabaseStatementError('permission denied');
     };
     return {
       ping: async () => guard(),
-      changeOwnPassword: async (password) => {
+      changeOwnPassword: async ({ newPassword, currentPassword, retainCurrent }) => {
         guard();
-        this.users.set(user, password);
+        const primary = this.users.get(user);
+        if (this.checksReplace && currentPassword !== primary) return 'not-current';
+        if (retainCurrent && primary !== undefined) this.secondary.set(user, primary);
+        this.users.set(user, newPassword);
+        return 'changed';
       },
       applyAlternatingUsers: async (change: AlternatingUsersChange) => {
         guard();

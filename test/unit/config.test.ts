@@ -15,6 +15,8 @@ describe('loadConfig', () => {
       },
       tlsMode: 'verify-full',
       connectTimeoutMs: 5000,
+      statementTimeoutMs: 15_000,
+      retainCurrentPassword: false,
     });
   });
 
@@ -30,6 +32,8 @@ describe('loadConfig', () => {
       REQUIRE_EACH_INCLUDED_TYPE: 'no',
       TLS_MODE: 'Verify-CA',
       DB_CONNECT_TIMEOUT_SECONDS: '12',
+      DB_STATEMENT_TIMEOUT_SECONDS: '20',
+      RETAIN_CURRENT_PASSWORD: 'yes',
     });
     expect(config).toEqual({
       secretsManagerEndpoint: 'http://127.0.0.1:5000',
@@ -44,6 +48,8 @@ describe('loadConfig', () => {
       },
       tlsMode: 'verify-ca',
       connectTimeoutMs: 12_000,
+      statementTimeoutMs: 20_000,
+      retainCurrentPassword: true,
     });
   });
 

@@ -71,7 +71,7 @@ describe('finishSecret when the SDK replays the move of AWSCURRENT', () => {
     await expect(step('finishSecret', arn)).rejects.toMatchObject({
       name: 'InvalidParameterException',
     });
-    expect(sm.stages(arn)[TOKEN]).toEqual(['AWSPENDING']);
+    expect(sm.stages(arn)[TOKEN]).toEqual(['AWSPENDING', 'ROTATION_PASSWORD_SET']);
   });
 });
 

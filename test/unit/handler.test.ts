@@ -14,6 +14,7 @@ const ENV_KEYS = [
   'EXCLUDE_LOWERCASE',
   'EXCLUDE_UPPERCASE',
   'EXCLUDE_PUNCTUATION',
+  'RETAIN_CURRENT_PASSWORD',
 ];
 
 let sm: FakeSecretsManager;
@@ -271,9 +272,77 @@ describe('single-user setSecret', () => {
     db.users.set('app', 'changed-outside-rotation');
     await expect(step(singleUser, 'setSecret', arn)).rejects.toMatchObject({
       name: 'NoWorkingCredentialsError',
-      message: expect.stringMatching(/tried AWSPENDING, AWSCURRENT/),
+      message: expect.stringMatching(/tried AWSCURRENT, AWSPENDING/),
     });
     expect(db.users.get('app')).toBe('changed-outside-rotation');
+  });
+
+  describe('never tries a password the database cannot have yet (FAILED_LOGIN_ATTEMPTS 1)', () => {
+    const steps = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'];
+
+    it.each([
+      ['one password', false],
+      ['dual passwords (RETAIN_CURRENT_PASSWORD)', true],
+    ])('%s: every step run twice, no failed login, the account never locks', async (_n, dual) => {
+      if (dual) process.env.RETAIN_CURRENT_PASSWORD = 'true';
+      db.checksReplace = true;
+      db.lockAfter = 1;
+      const arn = userSecret();
+      sm.startRotation(arn, TOKEN);
+      for (const s of steps) {
+        await step(singleUser, s, arn);
+        await step(singleUser, s, arn);
+        expect(db.failedLogins.get('app') ?? 0).toBe(0);
+      }
+      const current = String(sm.value(arn, 'AWSCURRENT')?.password);
+      const previous = String(sm.value(arn, 'AWSPREVIOUS')?.password);
+      expect(db.users.get('app')).toBe(current);
+      // Dual passwords: AWSPREVIOUS still logs in; one password: only AWSCURRENT does.
+      expect(db.secondary.get('app')).toBe(dual ? previous : undefined);
+      expect(sm.stages(arn)[TOKEN]).toEqual(['AWSCURRENT']);
+    });
+
+    it('records that the password is set, and a retry logs in with AWSPENDING first', async () => {
+      const { arn, pending } = await created();
+      await step(singleUser, 'setSecret', arn);
+      expect(sm.stages(arn)[TOKEN]).toContain('ROTATION_PASSWORD_SET');
+      db.logins.length = 0;
+      await step(singleUser, 'setSecret', arn);
+      expect(db.logins.map((l) => l.password)).toEqual([pending]);
+    });
+
+    it('after a crash before the record, AWSCURRENT fails once and AWSPENDING is found set', async () => {
+      const { arn, pending } = await created();
+      db.users.set('app', pending); // the password changed; the step died before recording it
+      const output = await step(singleUser, 'setSecret', arn);
+      expect(output).toContain('pending-already-logs-in');
+      expect(db.failedLogins.get('app')).toBe(0); // reset by the successful login
+      expect(sm.stages(arn)[TOKEN]).toContain('ROTATION_PASSWORD_SET');
+    });
+
+    it('dual passwords, after a crash before the record: AWSCURRENT (now secondary) logs in, REPLACE finds it is not the primary, and nothing is discarded', async () => {
+      process.env.RETAIN_CURRENT_PASSWORD = 'true';
+      db.checksReplace = true;
+      db.lockAfter = 1;
+      const { arn, pending } = await created();
+      await step(singleUser, 'setSecret', arn);
+      sm.updateStage(arn, 'ROTATION_PASSWORD_SET', { removeFrom: TOKEN }); // as if never recorded
+      const output = await step(singleUser, 'setSecret', arn);
+      expect(output).toContain('pending-already-logs-in');
+      expect(db.users.get('app')).toBe(pending);
+      expect(db.secondary.get('app')).toBe('old-password-1'); // not the pending password
+      expect(db.failedLogins.get('app') ?? 0).toBe(0);
+    });
+
+    it('stops at a locked account after one login, and says how to unlock it', async () => {
+      const { arn } = await created();
+      db.lockAfter = 0;
+      db.logins.length = 0;
+      await expect(step(singleUser, 'setSecret', arn)).rejects.toMatchObject({
+        name: 'AccountLockedError',
+      });
+      expect(db.logins).toHaveLength(1);
+    });
   });
 
   it('refuses a pending version that names another user', async () => {
@@ -350,7 +419,7 @@ describe('finishSecret', () => {
     sm.startRotation(arn, TOKEN);
     for (const s of ['createSecret', 'setSecret', 'testSecret']) await step(singleUser, s, arn);
     sm.updateStage(arn, 'AWSCURRENT', { moveTo: TOKEN, removeFrom: 'initial-app' });
-    expect(sm.stages(arn)[TOKEN]).toEqual(['AWSPENDING', 'AWSCURRENT']);
+    expect(sm.stages(arn)[TOKEN]).toEqual(['AWSPENDING', 'ROTATION_PASSWORD_SET', 'AWSCURRENT']);
     await step(singleUser, 'finishSecret', arn);
     expect(sm.stages(arn)[TOKEN]).toEqual(['AWSCURRENT']);
   });
@@ -537,7 +606,7 @@ describe('edge cases', () => {
     await step(singleUser, 'createSecret', arn);
     await expect(step(singleUser, 'setSecret', arn)).rejects.toMatchObject({
       name: 'NoWorkingCredentialsError',
-      message: expect.stringContaining('tried AWSPENDING, AWSCURRENT)'),
+      message: expect.stringContaining('tried AWSCURRENT, AWSPENDING)'),
     });
   });
 
@@ -616,7 +685,7 @@ describe('edge cases', () => {
       name: 'PrivilegeDriftError',
       message: expect.stringContaining('lacks SELECT ON `shop`.*'),
     });
-    expect(sm.stages(arn)[TOKEN]).toEqual(['AWSPENDING']);
+    expect(sm.stages(arn)[TOKEN]).toEqual(['AWSPENDING', 'ROTATION_PASSWORD_SET']);
     db.drift = [];
     expect(await step(alternatingUsers, 'testSecret', arn)).toContain('pending-tested');
   });

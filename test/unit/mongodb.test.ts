@@ -11,6 +11,7 @@ const settings = (overrides: Partial<ConnectionSettings> = {}): ConnectionSettin
   database: 'admin',
   tls: 'verify-full',
   connectTimeoutMs: 5000,
+  statementTimeoutMs: 15_000,
   flavor: 'mongo',
   parameters: {},
   ...overrides,

@@ -5,6 +5,8 @@ import {
   parseServerVersion,
   passwordStatement,
   supportsAlterUser,
+  supportsDualPasswords,
+  supportsReplace,
 } from '../../shared/engines/mysql';
 import { parseGrants } from '../../shared/engines/mysql-grants';
 import {
@@ -45,21 +47,46 @@ describe('server flavour and version', () => {
   });
 
   it('changes its own password with ALTER USER where supported, PASSWORD() only on old servers', () => {
-    expect(ownPasswordStatement(parseServerVersion('8.0.36'), "p'w")).toBe(
+    const change = (newPassword: string, retainCurrent = false) => ({
+      newPassword,
+      currentPassword: 'old',
+      retainCurrent,
+    });
+    expect(ownPasswordStatement(parseServerVersion('8.0.12'), change("p'w"))).toBe(
       "ALTER USER CURRENT_USER() IDENTIFIED BY 'p\\'w'",
     );
+    // From 8.0.13 the password it replaces is named, so PASSWORD REQUIRE CURRENT accounts work
+    // and the change happens only while the old password is still the account's.
+    expect(ownPasswordStatement(parseServerVersion('8.0.36'), change("p'w"))).toBe(
+      "ALTER USER CURRENT_USER() IDENTIFIED BY 'p\\'w' REPLACE 'old'",
+    );
+    expect(ownPasswordStatement(parseServerVersion('9.7.4'), change('pw', true))).toBe(
+      "ALTER USER CURRENT_USER() IDENTIFIED BY 'pw' REPLACE 'old' RETAIN CURRENT PASSWORD",
+    );
     // MySQL 8 removed PASSWORD(); AWS's template would pick it for a 9.x server.
-    expect(ownPasswordStatement(parseServerVersion('9.1.0'), 'pw')).toMatch(/^ALTER USER/);
-    expect(ownPasswordStatement(parseServerVersion('5.6.51'), 'pw')).toBe(
+    expect(ownPasswordStatement(parseServerVersion('9.1.0'), change('pw'))).toMatch(/^ALTER USER/);
+    expect(ownPasswordStatement(parseServerVersion('5.6.51'), change('pw'))).toBe(
       "SET PASSWORD = PASSWORD('pw')",
     );
-    expect(ownPasswordStatement(parseServerVersion('10.1.48-MariaDB'), 'pw')).toBe(
+    expect(ownPasswordStatement(parseServerVersion('10.1.48-MariaDB'), change('pw'))).toBe(
       "SET PASSWORD = PASSWORD('pw')",
     );
-    // MariaDB's ALTER USER needs CREATE USER even for one's own account.
-    expect(ownPasswordStatement(parseServerVersion('10.11.19-MariaDB'), 'pw')).toBe(
+    // MariaDB's ALTER USER needs CREATE USER even for one's own account; it has no REPLACE.
+    expect(ownPasswordStatement(parseServerVersion('10.11.19-MariaDB'), change('pw'))).toBe(
       "SET PASSWORD = PASSWORD('pw')",
     );
+  });
+
+  it.each([
+    ['8.0.13', true, false],
+    ['8.0.14', true, true],
+    ['9.7.4', true, true],
+    ['5.7.44', false, false],
+    ['11.8.9-MariaDB', false, false],
+  ])('%s: REPLACE %s, dual passwords %s', (version, replace, dual) => {
+    const info = parseServerVersion(version);
+    expect(supportsReplace(info)).toBe(replace);
+    expect(supportsDualPasswords(info)).toBe(dual);
   });
 
   it("keeps the base user's authentication plugin on MySQL, and MariaDB's default", () => {
@@ -91,8 +118,14 @@ describe('account names and literals with hostile input', () => {
   });
 
   it('escapes every quote and backslash in a password', () => {
-    const statement = ownPasswordStatement(parseServerVersion('8.0.36'), `a'b"c\\d\`e\u0000f`);
-    expect(statement).toBe("ALTER USER CURRENT_USER() IDENTIFIED BY 'a\\'b\\\"c\\\\d`e\\0f'");
+    const statement = ownPasswordStatement(parseServerVersion('8.0.36'), {
+      newPassword: `a'b"c\\d\`e\u0000f`,
+      currentPassword: `x'y`,
+      retainCurrent: false,
+    });
+    expect(statement).toBe(
+      "ALTER USER CURRENT_USER() IDENTIFIED BY 'a\\'b\\\"c\\\\d`e\\0f' REPLACE 'x\\'y'",
+    );
   });
 });
 

@@ -52,6 +52,7 @@ describe('the shared TLS context', () => {
       database: 'admin',
       tls: 'verify-full',
       connectTimeoutMs: 5000,
+      statementTimeoutMs: 15_000,
       flavor: 'mongo',
       parameters: {},
     });

@@ -488,6 +488,7 @@ export class FaultHarness {
         database: typeof value.dbname === 'string' ? value.dbname : engine.defaultDatabase,
         tls: 'verify-full',
         connectTimeoutMs: 10_000,
+        statementTimeoutMs: 15_000,
         flavor: String(value.engine),
         parameters: {},
       });
