@@ -23,6 +23,7 @@ import {
   RotationError,
 } from '../shared/errors';
 import { CHARACTER_CLASSES, passwordAlphabet } from '../shared/password';
+import { recoveryAdvice } from '../shared/rotation/recovery';
 import { type DatabaseSecret, parseDatabaseSecret } from '../shared/secrets/database-secret';
 import {
   alternateUsername,
@@ -157,7 +158,7 @@ async function runChecks(
       'secret',
       'labels',
       'fail',
-      `AWSPENDING is on version ${stuck[0]}, not on AWSCURRENT's (${filled ? 'it holds a value' : 'empty'}): a rotation is in progress or stuck, and RotateSecret refuses to start another. Finish it (rotate --resume) or cancel it (update-secret-version-stage --version-stage AWSPENDING --remove-from-version-id ${stuck[0]})`,
+      `AWSPENDING is on version ${stuck[0]}, not on AWSCURRENT's (${filled ? 'it holds a value' : 'empty'}): a rotation is in progress or stuck, and RotateSecret refuses to start another. ${recoveryAdvice(arn, stuck[0] as string, versions[stuck[0] as string] ?? []).text}`,
     );
   } else {
     add('secret', 'labels', 'pass', `${formatLabels(labels)}; no rotation in progress`);
@@ -255,7 +256,9 @@ async function runChecks(
   try {
     const inspection = await inspect(
       user.session,
-      alternating ? { role: 'login' } : { role: 'self' },
+      alternating
+        ? { role: 'login' }
+        : { role: 'self', retainCurrent: config.retainCurrentPassword },
       'database',
       add,
       (found) => reportTls(user.tls, found, options.now ?? new Date(), add),

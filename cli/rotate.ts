@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { recoveryAdvice } from '../shared/rotation/recovery';
 import type { Handler } from './functions';
 import { type HandlerOutput, withCapturedOutput } from './handler-output';
 
@@ -171,7 +172,7 @@ export async function rotate(options: RotateOptions): Promise<RotationReport> {
     print(`Rotation FAILED: ${failure}`);
     if (labelsAfter.AWSPENDING === token && labelsAfter.AWSCURRENT !== token) {
       print(
-        `AWSPENDING stays on ${token}. Fix the cause, then finish this rotation with \`rotate --resume\`, or cancel it: aws secretsmanager update-secret-version-stage --secret-id ${before.arn} --version-stage AWSPENDING --remove-from-version-id ${token}`,
+        `AWSPENDING stays on ${token}. Fix the cause, then: ${recoveryAdvice(before.arn, token, after.versions[token] ?? []).text}`,
       );
     }
   } else {

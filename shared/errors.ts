@@ -87,6 +87,9 @@ export class DatabaseUnreachableError extends RotationError {
   }
 }
 
+/** The server is a version these functions cannot rotate safely; nothing was changed. */
+export class UnsupportedServerError extends RotationError {}
+
 /** The database refused or failed a statement (privileges, syntax, state). */
 export class DatabaseStatementError extends RotationError {}
 

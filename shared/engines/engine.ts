@@ -36,6 +36,15 @@ export function dualPasswordsUnsupported(server: string): ConfigurationError {
   );
 }
 
+/** Preflight's finding for RETAIN_CURRENT_PASSWORD on a server without dual passwords. */
+export function noDualPasswords(server: string): Finding {
+  return {
+    check: 'dual passwords',
+    status: 'fail',
+    detail: dualPasswordsUnsupported(server).message,
+  };
+}
+
 /** A user's change of its own password (single-user). */
 export interface OwnPasswordChange {
   newPassword: string;
@@ -108,7 +117,11 @@ export interface DatabaseSession {
  */
 export type InspectionRequest =
   | { role: 'login' }
-  | { role: 'self' }
+  | {
+      role: 'self';
+      /** RETAIN_CURRENT_PASSWORD: the rotation will keep the old password (dual passwords). */
+      retainCurrent: boolean;
+    }
   | {
       role: 'master';
       baseUsername: string;

@@ -1,5 +1,11 @@
 import type { Document, MongoClient } from 'mongodb';
-import type { ConnectionSettings, Finding, InspectionRequest, SessionInspection } from './engine';
+import {
+  type ConnectionSettings,
+  type Finding,
+  type InspectionRequest,
+  noDualPasswords,
+  type SessionInspection,
+} from './engine';
 import { probeTls } from './inspect-tls';
 import { toUserInfo, type UserInfo, userDifferences } from './mongodb-users';
 
@@ -49,6 +55,7 @@ export async function inspectMongo(
   });
 
   if (request.role === 'self') {
+    if (request.retainCurrent) findings.push(noDualPasswords('MongoDB'));
     if (!privileges || ferretdb) {
       findings.push(unknownPrivileges('change its own password'));
     } else {

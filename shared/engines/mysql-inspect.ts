@@ -8,7 +8,7 @@ import type {
   SessionInspection,
 } from './engine';
 import { describeTlsSocket } from './inspect-tls';
-import type { ServerInfo } from './mysql';
+import { type ServerInfo, supportsDualPasswords } from './mysql';
 import { type AccountGrants, parseGrants } from './mysql-grants';
 import { readRights, rightsDifferences } from './mysql-rights';
 
@@ -45,7 +45,7 @@ export async function inspectMysql(
   const versionText = text(versionRow?.version);
   const findings: Finding[] = [await writable(session)];
   if (request.role === 'self') {
-    findings.push(...(await selfFindings(session, info, settings)));
+    findings.push(...(await selfFindings(session, info, settings, request.retainCurrent)));
   } else if (request.role === 'master') {
     findings.push(...(await masterFindings(session, info, usernameMax, settings, request)));
   }
@@ -106,6 +106,7 @@ async function selfFindings(
   session: MysqlStatementRunner,
   info: ServerInfo,
   settings: ConnectionSettings,
+  retainCurrent: boolean,
 ): Promise<Finding[]> {
   const statement =
     info.flavor === 'mariadb' ? 'SET PASSWORD = PASSWORD(…)' : 'ALTER USER CURRENT_USER() …';
@@ -125,12 +126,86 @@ async function selfFindings(
     if (/PASSWORD REQUIRE CURRENT(?! (OPTIONAL|DEFAULT))/i.test(created)) {
       findings.push({
         check: 'password change',
-        status: 'fail',
-        detail: `"${settings.username}" has PASSWORD REQUIRE CURRENT, which these functions do not support: ALTER USER … PASSWORD REQUIRE CURRENT OPTIONAL`,
+        status: 'pass',
+        detail: `"${settings.username}" has PASSWORD REQUIRE CURRENT: each change names the password it replaces (ALTER USER … REPLACE), which the rotation has`,
       });
     }
+    const attempts = /FAILED_LOGIN_ATTEMPTS (\d+)/i.exec(created)?.[1];
+    if (attempts !== undefined && Number(attempts) > 0) {
+      const lock = /PASSWORD_LOCK_TIME (\w+)/i.exec(created)?.[1] ?? '0';
+      findings.push(
+        lockOutFinding(
+          `its account locks after ${attempts} failed login(s) (FAILED_LOGIN_ATTEMPTS ${attempts}, PASSWORD_LOCK_TIME ${lock})`,
+          settings,
+          retainCurrent,
+        ),
+      );
+    }
+  } else {
+    const [row] = await session
+      .run('SELECT @@GLOBAL.max_password_errors AS m', 'SELECT @@max_password_errors')
+      .catch(() => [] as Row[]);
+    const limit = Number(row?.m);
+    if (Number.isFinite(limit) && limit > 0 && limit < 4294967295) {
+      findings.push(
+        lockOutFinding(
+          `the server blocks a user after ${limit} failed login(s) in a row (max_password_errors)`,
+          settings,
+          retainCurrent,
+        ),
+      );
+    }
   }
+  if (retainCurrent) findings.push(await dualPasswords(session, info, settings));
   return findings;
+}
+
+/** What the rotation does about an account that locks after failed logins. */
+function lockOutFinding(
+  what: string,
+  settings: ConnectionSettings,
+  retainCurrent: boolean,
+): Finding {
+  return {
+    check: 'failed logins',
+    status: 'warn',
+    detail: `"${settings.username}": ${what}. The rotation never tries a password the server cannot have yet (AWSCURRENT first, AWSPENDING first only once setSecret recorded it with the ROTATION_PASSWORD_SET label)${retainCurrent ? ', and with RETAIN_CURRENT_PASSWORD the AWSCURRENT password always logs in' : '. Only a setSecret interrupted between changing the password and recording it makes one failed login, on its retry; RETAIN_CURRENT_PASSWORD (MySQL 8.0.14+) removes even that'}. Applications still holding the old password after the rotation fail logins too, and count towards the same limit`,
+  };
+}
+
+/** RETAIN_CURRENT_PASSWORD: MySQL 8.0.14+, and APPLICATION_PASSWORD_ADMIN or CREATE USER. */
+async function dualPasswords(
+  session: MysqlStatementRunner,
+  info: ServerInfo,
+  settings: ConnectionSettings,
+): Promise<Finding> {
+  if (!supportsDualPasswords(info)) {
+    return {
+      check: 'dual passwords',
+      status: 'fail',
+      detail: `RETAIN_CURRENT_PASSWORD=true needs MySQL 8.0.14 or later; this server is ${info.flavor === 'mariadb' ? 'MariaDB' : 'MySQL'} ${info.major}.${info.minor}.${info.patch}: unset it`,
+    };
+  }
+  const grants = parseGrants(
+    (await session.run('SHOW GRANTS FOR CURRENT_USER()', 'SHOW GRANTS')).map((r) =>
+      text(Object.values(r)[0]),
+    ),
+  );
+  const global = grants.privileges.get('*.*') ?? new Set<string>();
+  const may = ['APPLICATION_PASSWORD_ADMIN', 'CREATE USER', 'ALL PRIVILEGES', 'ALL'].some((p) =>
+    global.has(p),
+  );
+  return may
+    ? {
+        check: 'dual passwords',
+        status: 'pass',
+        detail: `"${settings.username}" may keep its old password as a secondary one (RETAIN CURRENT PASSWORD): after each rotation AWSCURRENT and AWSPREVIOUS both log in`,
+      }
+    : {
+        check: 'dual passwords',
+        status: 'fail',
+        detail: `RETAIN_CURRENT_PASSWORD=true, but "${settings.username}" lacks APPLICATION_PASSWORD_ADMIN (or CREATE USER): GRANT APPLICATION_PASSWORD_ADMIN ON *.* TO ${mysql2.escape(settings.username)}@'<host>'`,
+      };
 }
 
 async function masterFindings(

@@ -1,11 +1,12 @@
 import type { Client } from 'pg';
 import { DatabaseStatementError } from '../errors';
-import type {
-  AlternatingUsers,
-  ConnectionSettings,
-  Finding,
-  InspectionRequest,
-  SessionInspection,
+import {
+  type AlternatingUsers,
+  type ConnectionSettings,
+  type Finding,
+  type InspectionRequest,
+  noDualPasswords,
+  type SessionInspection,
 } from './engine';
 import { describeTlsSocket } from './inspect-tls';
 
@@ -70,12 +71,20 @@ export async function inspectPostgres(
       detail: `User "${facts.rolname}" has VALID UNTIL ${new Date(facts.rolvaliduntil).toISOString()}; a rotation does not change it, so the new password expires then too`,
     });
   }
+  if (facts.num < 100_000) {
+    findings.push({
+      check: 'server version',
+      status: 'fail',
+      detail: `PostgreSQL ${facts.version} is older than 10: it would store the SCRAM-SHA-256 verifier these functions send as the password itself, so rotations refuse it`,
+    });
+  }
   if (request.role === 'self') {
     findings.push({
       check: 'privileges',
       status: 'pass',
       detail: `Any PostgreSQL role may change its own password (ALTER ROLE CURRENT_USER … PASSWORD); "${facts.rolname}" needs nothing more`,
     });
+    if (request.retainCurrent) findings.push(noDualPasswords('PostgreSQL'));
   } else if (request.role === 'master') {
     findings.push(...(await masterFindings(client, facts, request, compare)));
   }

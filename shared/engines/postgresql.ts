@@ -7,6 +7,7 @@ import {
   DatabaseUnreachableError,
   isErrorLike,
   type RotationError,
+  UnsupportedServerError,
 } from '../errors';
 import {
   type AlternatingUsers,
@@ -52,9 +53,10 @@ async function connectPostgres(settings: ConnectionSettings): Promise<DatabaseSe
     ssl: tlsOptions(settings.tls, settings.host) ?? false,
     connectionTimeoutMillis: settings.connectTimeoutMs,
     application_name: 'rotation-lambdas',
-    // A step must never hang on a lock until Lambda kills it mid-statement.
-    statement_timeout: 15_000,
-    lock_timeout: 10_000,
+    // A step must never hang on a lock until Lambda kills it mid-statement
+    // (DB_STATEMENT_TIMEOUT_SECONDS; by default 15 s, and 10 s for a lock).
+    statement_timeout: settings.statementTimeoutMs,
+    lock_timeout: Math.max(settings.statementTimeoutMs - 5_000, 1_000),
     // A session whose client vanished mid-transaction (a connection lost without the server
     // being told, a frozen or killed Lambda) would otherwise hold its locks on the roles until TCP
     // keepalive notices, hours later, and every retry would hit lock_timeout. The server ends such
@@ -122,6 +124,7 @@ class PostgresSession implements DatabaseSession {
     retainCurrent,
   }: OwnPasswordChange): Promise<'changed'> {
     if (retainCurrent) throw dualPasswordsUnsupported('PostgreSQL');
+    await this.requireScram();
     await this.run(
       `ALTER ROLE CURRENT_USER WITH PASSWORD ${escapeLiteral(scramSha256Verifier(newPassword))}`,
     );
@@ -139,6 +142,7 @@ class PostgresSession implements DatabaseSession {
     const base = escapeIdentifier(change.baseUsername);
     const clone = escapeIdentifier(change.cloneUsername);
     const verifier = escapeLiteral(scramSha256Verifier(change.password));
+    await this.requireScram();
     await this.run('BEGIN');
     try {
       if (!(await this.roleExists(change.baseUsername))) {
@@ -325,6 +329,23 @@ class PostgresSession implements DatabaseSession {
     return (await read(a)) === (await read(b));
   }
 
+  /**
+   * Before PostgreSQL 10 the server does not recognise a SCRAM verifier: it would store the one
+   * sent as if it were the password itself (hashed with MD5), and the user could no longer log in
+   * with its password. Refused before anything changes.
+   */
+  private async requireScram(): Promise<void> {
+    const { rows } = await this.run(
+      "SELECT current_setting('server_version_num')::int AS num, current_setting('server_version') AS version",
+    );
+    const row = rows[0] as { num: number; version: string } | undefined;
+    if (row && row.num < MIN_SERVER_VERSION_NUM) {
+      throw new UnsupportedServerError(
+        `PostgreSQL ${row.version} at ${this.settings.host}:${this.settings.port} is older than 10: it would store the SCRAM-SHA-256 verifier these functions send as if it were the password, locking the user out. Nothing was changed. These functions support PostgreSQL 10 and later (every version RDS still runs).`,
+      );
+    }
+  }
+
   /** Preflight's read-only checks (postgresql-inspect.ts). */
   public inspect(request: InspectionRequest): Promise<SessionInspection> {
     return inspectPostgres(this.client, this.settings, request, (users) =>
@@ -388,6 +409,9 @@ class PostgresSession implements DatabaseSession {
     }
   }
 }
+
+/** PostgreSQL 10: the first to recognise a SCRAM-SHA-256 verifier given as a password. */
+const MIN_SERVER_VERSION_NUM = 100_000;
 
 /**
  * The SCRAM-SHA-256 verifier PostgreSQL itself would store for `password` (RFC 5802/7677, as in

@@ -20,6 +20,7 @@ import {
 } from '../secrets/secrets-manager';
 import type { RotationStrategy, StepContext, StepOutcome } from '../strategies/strategy';
 import { parseRotationEvent, type RotationEvent } from './event';
+import { recoveryAdvice } from './recovery';
 
 export interface RotationHandlerOptions {
   engine: DatabaseEngine;
@@ -149,10 +150,11 @@ export function checkCanStart(metadata: SecretMetadata, token: string): void {
   }
   const stuck = [...metadata.versions].find(
     ([, stages]) => stages.includes(AWSPENDING) && !stages.includes(AWSCURRENT),
-  )?.[0];
+  );
   if (stuck !== undefined) {
+    const [version, stages] = stuck;
     throw new RotationInProgressError(
-      `Secret ${metadata.arn} already has a rotation in progress: version ${stuck} is labelled AWSPENDING, so rotation ${token} was not started. Finish that rotation (rotate --resume) or remove its AWSPENDING label, then start again`,
+      `Secret ${metadata.arn} already has a rotation in progress: version ${version} is labelled AWSPENDING, so rotation ${token} was not started. ${recoveryAdvice(metadata.arn, version, stages).text}`,
     );
   }
 }

@@ -119,14 +119,19 @@ export class RotationService {
     try {
       await this.invoke(handler, 'testSecret', secretId, token);
     } finally {
-      await this.client.send(
-        new UpdateSecretVersionStageCommand({
-          SecretId: secretId,
-          VersionStage: 'AWSPENDING',
-          RemoveFromVersionId: token,
-        }),
-      );
+      await this.removeStage(secretId, 'AWSPENDING', token);
     }
+  }
+
+  /** Takes a label off a version, as an operator (or a crash before it was added) would leave it. */
+  public async removeStage(secretId: string, stage: string, versionId: string): Promise<void> {
+    await this.client.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: secretId,
+        VersionStage: stage,
+        RemoveFromVersionId: versionId,
+      }),
+    );
   }
 
   public async stages(secretId: string): Promise<Record<string, string[]>> {

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { type MysqlServer, readEnvironment } from '../helpers/environment';
 import { setHandlerEnvironment } from '../helpers/handler-env';
 import {
+  connectMysql,
   ident,
   lit,
   type MysqlLogin,
@@ -138,6 +139,81 @@ describe.each(cases)('%s', (_name, family, server: MysqlServer) => {
       const user = await newUser();
       await service.testOnly(singleUser, user.arn);
       expect(await mysqlCanLogIn(server, user)).toBe(true);
+    });
+
+    it('never locks an account that locks after one failed login, with every step run twice', async () => {
+      const user = await newUser();
+      // MySQL counts per account; MariaDB only has the server-wide max_password_errors, so it is
+      // set for the length of this test (the integration files run one at a time).
+      const lockAfterOne =
+        server.flavor === 'mysql'
+          ? [`ALTER USER ${lit(user.username)}@'%' FAILED_LOGIN_ATTEMPTS 1 PASSWORD_LOCK_TIME 1`]
+          : ['SET GLOBAL max_password_errors = 1'];
+      await mysqlRun(server, root, ...lockAfterOne);
+      try {
+        await service.rotate(singleUser, user.arn, { twice: true });
+        await service.rotate(singleUser, user.arn, { twice: true });
+        const current = login(await service.value(user.arn, 'AWSCURRENT'));
+        // A login with the right password succeeds only if no rotation step failed one first.
+        expect(await mysqlCanLogIn(server, current)).toBe(true);
+        expect(Object.values(await service.stages(user.arn)).flat()).not.toContain(
+          'ROTATION_PASSWORD_SET',
+        );
+      } finally {
+        if (server.flavor === 'mariadb') {
+          await mysqlRun(
+            server,
+            root,
+            'SET GLOBAL max_password_errors = DEFAULT',
+            'FLUSH PRIVILEGES',
+          );
+        }
+      }
+    });
+
+    it('stops at a locked account after one login, naming the statement that unlocks it', async () => {
+      const user = await newUser();
+      await mysqlRun(server, root, `ALTER USER ${lit(user.username)}@'%' ACCOUNT LOCK`);
+      const token = await service.startRotation(user.arn);
+      await service.invoke(singleUser, 'createSecret', user.arn, token);
+      await expect(service.invoke(singleUser, 'setSecret', user.arn, token)).rejects.toMatchObject({
+        name: 'AccountLockedError',
+        message: expect.stringContaining('ACCOUNT UNLOCK'),
+      });
+      await mysqlRun(server, root, `ALTER USER ${lit(user.username)}@'%' ACCOUNT UNLOCK`);
+      expect(await mysqlCanLogIn(server, user)).toBe(true); // nothing changed
+      for (const step of ['setSecret', 'testSecret', 'finishSecret']) {
+        await service.invoke(singleUser, step, user.arn, token);
+      }
+      expect(await mysqlCanLogIn(server, login(await service.value(user.arn, 'AWSCURRENT')))).toBe(
+        true,
+      );
+    });
+
+    it('fails a step stuck behind a lock within DB_STATEMENT_TIMEOUT_SECONDS, changing nothing', async () => {
+      const user = await newUser();
+      const token = await service.startRotation(user.arn);
+      await service.invoke(singleUser, 'createSecret', user.arn, token);
+      const blocker = await connectMysql(server, root);
+      try {
+        await blocker.query('FLUSH TABLES WITH READ LOCK');
+        setHandlerEnvironment(env, server.caFile, { DB_STATEMENT_TIMEOUT_SECONDS: '1' });
+        await expect(
+          service.invoke(singleUser, 'setSecret', user.arn, token),
+        ).rejects.toMatchObject({
+          name: 'DatabaseStatementError',
+          message: expect.stringContaining('after waiting 1 s for a lock'),
+        });
+      } finally {
+        await blocker.end();
+      }
+      expect(await mysqlCanLogIn(server, user)).toBe(true);
+      for (const step of ['setSecret', 'testSecret', 'finishSecret']) {
+        await service.invoke(singleUser, step, user.arn, token);
+      }
+      expect(await mysqlCanLogIn(server, login(await service.value(user.arn, 'AWSCURRENT')))).toBe(
+        true,
+      );
     });
   });
 
@@ -552,6 +628,91 @@ describe.each(mysqlServers.map((server) => [server.name, server] as const))(
         )) as Record<string, unknown>[][];
         expect(String(rows?.[0]?.roles)).toContain('_cleaner');
       }
+    });
+
+    describe('single user with dual passwords (RETAIN_CURRENT_PASSWORD=true)', () => {
+      beforeEach(() =>
+        setHandlerEnvironment(env, server.caFile, { RETAIN_CURRENT_PASSWORD: 'true' }),
+      );
+
+      async function dualUser(privilege = 'APPLICATION_PASSWORD_ADMIN') {
+        const username = uniqueName('dual');
+        const password = 'Initial-password-1';
+        await mysqlRun(
+          server,
+          root,
+          `CREATE USER ${lit(username)}@'%' IDENTIFIED BY ${lit(password)} FAILED_LOGIN_ATTEMPTS 1 PASSWORD_LOCK_TIME 1`,
+          ...(privilege ? [`GRANT ${privilege} ON *.* TO ${lit(username)}@'%'`] : []),
+        );
+        const arn = await service.createSecret(uniqueName('secret'), secretFor(username, password));
+        return { username, password, arn };
+      }
+
+      it('keeps AWSPREVIOUS logging in after each rotation, with every step run twice, and never locks the account', async () => {
+        const user = await dualUser();
+        await service.rotate(singleUser, user.arn, { twice: true });
+        const first = await service.value(user.arn, 'AWSCURRENT');
+        expect(await mysqlCanLogIn(server, login(first))).toBe(true);
+        expect(await mysqlCanLogIn(server, user)).toBe(true); // AWSPREVIOUS, now secondary
+
+        await service.rotate(singleUser, user.arn, { twice: true });
+        expect(
+          await mysqlCanLogIn(server, login(await service.value(user.arn, 'AWSCURRENT'))),
+        ).toBe(true);
+        expect(
+          await mysqlCanLogIn(server, login(await service.value(user.arn, 'AWSPREVIOUS'))),
+        ).toBe(true);
+        // The password two rotations back is gone: MySQL keeps two. Its failed login would lock
+        // the account (FAILED_LOGIN_ATTEMPTS 1), so it is tried last.
+        const locked = await mysqlFailure(server, user, 'SELECT 1');
+        expect([1045, 3955]).toContain(locked);
+      });
+
+      it('a retried setSecret that finds no record never makes the pending password the secondary one, nor drops AWSCURRENT', async () => {
+        const user = await dualUser();
+        const token = await service.startRotation(user.arn);
+        await service.invoke(singleUser, 'createSecret', user.arn, token);
+        await service.invoke(singleUser, 'setSecret', user.arn, token);
+        // As if the first setSecret had died before recording its work.
+        await service.removeStage(user.arn, 'ROTATION_PASSWORD_SET', token);
+        await service.invoke(singleUser, 'setSecret', user.arn, token);
+        await service.invoke(singleUser, 'setSecret', user.arn, token);
+        const pending = login(await service.value(user.arn, 'AWSPENDING'));
+        expect(await mysqlCanLogIn(server, user)).toBe(true); // AWSCURRENT, the secondary
+        expect(await mysqlCanLogIn(server, pending)).toBe(true); // the primary
+        for (const step of ['testSecret', 'finishSecret']) {
+          await service.invoke(singleUser, step, user.arn, token);
+        }
+        expect(
+          await mysqlCanLogIn(server, login(await service.value(user.arn, 'AWSPREVIOUS'))),
+        ).toBe(true);
+      });
+
+      it('without APPLICATION_PASSWORD_ADMIN, setSecret fails naming the GRANT, and changes nothing', async () => {
+        const user = await dualUser('');
+        const token = await service.startRotation(user.arn);
+        await service.invoke(singleUser, 'createSecret', user.arn, token);
+        await expect(
+          service.invoke(singleUser, 'setSecret', user.arn, token),
+        ).rejects.toMatchObject({
+          message: expect.stringContaining('GRANT APPLICATION_PASSWORD_ADMIN ON *.*'),
+        });
+        expect(await mysqlCanLogIn(server, user)).toBe(true);
+      });
+    });
+
+    it('single user with PASSWORD REQUIRE CURRENT: the change names the password it replaces', async () => {
+      const username = uniqueName('reqcur');
+      const password = 'Initial-password-1';
+      await mysqlRun(
+        server,
+        root,
+        `CREATE USER ${lit(username)}@'%' IDENTIFIED BY ${lit(password)} PASSWORD REQUIRE CURRENT`,
+      );
+      const arn = await service.createSecret(uniqueName('secret'), secretFor(username, password));
+      await service.rotate(singleUser, arn, { twice: true });
+      expect(await mysqlCanLogIn(server, login(await service.value(arn, 'AWSCURRENT')))).toBe(true);
+      expect(await mysqlCanLogIn(server, { username, password })).toBe(false);
     });
   },
 );

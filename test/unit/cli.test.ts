@@ -194,6 +194,8 @@ describe('rotate (the runner) with the core handler on the fakes', () => {
     expect(lines.join('\n')).toContain('rotate --resume');
     expect(lines.join('\n')).toContain(`--remove-from-version-id ${report.token}`);
 
+    expect(lines.join('\n')).not.toContain('Do not remove');
+
     // --resume finishes that very rotation once the cause is fixed.
     db.reachable = true;
     lines = [];
@@ -201,6 +203,26 @@ describe('rotate (the runner) with the core handler on the fakes', () => {
     expect(resumed.ok).toBe(true);
     expect(resumed.token).toBe(report.token);
     expect(resumed.steps[0]?.attempts[0]?.outcome).toBe('pending-exists');
+  });
+
+  it('when testSecret fails after setSecret, says to finish the rotation and never to cancel it', async () => {
+    let calls = 0;
+    const handler = createRotationHandler({ engine: db.engine, strategy: singleUser });
+    const report = await rotate(
+      options({
+        retries: 0,
+        handler: async (event) => {
+          if ((event as { Step: string }).Step === 'testSecret' && ++calls === 1)
+            db.reachable = false;
+          return handler(event);
+        },
+      }),
+    );
+    expect(report.ok).toBe(false);
+    expect(report.failure).toMatch(/^testSecret failed/);
+    const printed = lines.join('\n');
+    expect(printed).toContain('Do not remove its AWSPENDING label');
+    expect(printed).not.toContain('--remove-from-version-id');
   });
 
   it('does not retry what a repeat cannot fix, such as another rotation in progress', async () => {

@@ -126,6 +126,31 @@ describe('createSecret with StartRotation', () => {
     expect(sm.stages(arn)[OTHER]).toEqual(['AWSPENDING']);
   });
 
+  it('after setSecret, tells to finish the stuck rotation and never to cancel it (that would strand the only working password)', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, OTHER);
+    for (const Step of ['createSecret', 'setSecret']) {
+      await invoke(singleUser, { Step, SecretId: arn, ClientRequestToken: OTHER });
+    }
+    const refusal = start(arn);
+    await expect(refusal).rejects.toMatchObject({
+      name: 'RotationInProgressError',
+      message: expect.stringContaining('Do not remove its AWSPENDING label'),
+    });
+    await expect(start(arn)).rejects.not.toMatchObject({
+      message: expect.stringContaining('--remove-from-version-id'),
+    });
+  });
+
+  it('before setSecret, offers to finish or cancel the stuck rotation', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, OTHER);
+    await invoke(singleUser, { Step: 'createSecret', SecretId: arn, ClientRequestToken: OTHER });
+    await expect(start(arn)).rejects.toMatchObject({
+      message: expect.stringContaining(`--remove-from-version-id ${OTHER}`),
+    });
+  });
+
   it('starts when AWSPENDING is left on the AWSCURRENT version (a finished rotation)', async () => {
     const arn = userSecret();
     const initial = Object.keys(sm.stages(arn))[0] as string;

@@ -191,7 +191,12 @@ describe('template.yaml functions', () => {
     expect(variables).toMatchObject({
       EXCLUDE_CHARACTERS: ref('ExcludeCharacters'),
       TLS_MODE: ref('TlsMode'),
+      DB_STATEMENT_TIMEOUT_SECONDS: ref('StatementTimeoutSeconds'),
     });
+    // Below the function timeout, so a stuck statement fails the step, not the invocation.
+    expect(template.Parameters?.StatementTimeoutSeconds?.MaxValue).toBeLessThan(
+      Number(globals.Timeout),
+    );
     expect(globals.VpcConfig).toEqual({
       'Fn::If': [
         'HasVpc',
@@ -226,6 +231,17 @@ describe.each(folders.map((folder) => [folder]))('%s', (folder) => {
   const id = stem(folder);
   const alternating = folder.endsWith('-alternating-users');
   const functionArn = getAtt(`${id}Function`, 'Arn');
+
+  it('sets RETAIN_CURRENT_PASSWORD only where dual passwords exist (mysql-single-user), off by default', () => {
+    const fn = resource(`${id}Function`, 'AWS::Serverless::Function').Properties;
+    const own = (fn.Environment as { Variables?: Record<string, unknown> } | undefined)?.Variables;
+    if (folder === 'mysql-single-user') {
+      expect(own).toEqual({ RETAIN_CURRENT_PASSWORD: ref('MysqlRetainCurrentPassword') });
+      expect(template.Parameters?.MysqlRetainCurrentPassword?.Default).toBe('false');
+    } else {
+      expect(own?.RETAIN_CURRENT_PASSWORD).toBeUndefined();
+    }
+  });
 
   it('is named <prefix>-<folder> and logs to its own log group, with retention', () => {
     const fn = resource(`${id}Function`, 'AWS::Serverless::Function').Properties;

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { recoveryAdvice } from '../../../shared/rotation/recovery';
 import {
   type FaultHarness,
   MAX_RETRIES,
@@ -219,27 +220,27 @@ export function scenarios(harness: FaultHarness, strategy: Strategy): Scenario[]
         if (await run.driveSteps(STEPS, first)) await run.checkCompleted(first);
       },
     });
-    const lockedOut = strategy === 'single-user' && k !== 'createSecret';
     list.push({
       kind: 'leftover-pending',
-      label: `rotation stopped after ${k}; a person removes its AWSPENDING and rotates again${lockedOut ? ': a person must act, and is told how' : ''}`,
+      label: `rotation stopped after ${k}; a person follows the printed advice to the letter (cancelling whenever it allows) and rotates again`,
       run: async (run) => {
         const first = await run.requestRotation();
         if (!(await run.driveSteps(before, first))) return;
         run.history.push(`the rotation stops after ${k}`);
-        const applied = await run.observer.value(first);
-        // As AWS's documentation of CancelRotateSecret tells a person to.
-        await run.removePending(first);
-        run.history.push('a person removes AWSPENDING from it');
-        if (!lockedOut) {
-          const second = await run.requestRotation();
-          if (await run.driveSteps(STEPS, second)) await run.checkCompleted(second);
+        // The advice preflight, the runner and the function's RotationInProgressError print.
+        const stages = (await run.service.stages(run.arn))[first] ?? [];
+        const advice = recoveryAdvice(run.arn, first, stages);
+        if (advice.action === 'resume') {
+          run.history.push('the advice says to finish it; the person resumes it');
+          if (await run.driveSteps(STEPS, first)) await run.checkCompleted(first);
           return;
         }
-        // Single-user after setSecret: the server has the old rotation's password, which no
-        // labelled version holds any more: the person's removal broke invariant 1.
-        if (!applied) throw new Error('the stopped rotation’s version has no value');
-        await rotateThroughPerson(run, applied);
+        // As the advice (and AWS's documentation of CancelRotateSecret) allows. If that strands
+        // the only working password, the next rotation fails and the matrix with it.
+        await run.removePending(first);
+        run.history.push('the advice allows cancelling; a person removes AWSPENDING from it');
+        const second = await run.requestRotation();
+        if (await run.driveSteps(STEPS, second)) await run.checkCompleted(second);
       },
     });
   }
