@@ -53,14 +53,7 @@ export const singleUser: RotationStrategy = {
         };
       }
     }
-    if (!login.session) {
-      throw new NoWorkingCredentialsError(
-        `None of the versions of secret ${versions.secretId} logs in as "${current.username}" (tried ${tried.join(', ')}), so its password cannot be changed. ` +
-          'The password was changed outside rotation, or an earlier rotation set it and its version then lost the AWSPENDING label before finishSecret (removed by hand, or moved by a new RotateSecret), so no label holds it; that version is still listed by `aws secretsmanager list-secret-version-ids --include-deprecated`, and carries the ROTATION_PASSWORD_SET label if setSecret had finished. ' +
-          'Either way, put the working password in the secret (PutSecretValue to AWSCURRENT) or set the database password to the AWSCURRENT value, then rotate again.' +
-          plainTextHint(current, config),
-      );
-    }
+    if (!login.session) throw noWorkingCredentials(context, current, tried);
     const result = await withSession(login.session, (s) =>
       s.changeOwnPassword({
         newPassword: pending.password,
@@ -71,9 +64,16 @@ export const singleUser: RotationStrategy = {
     if (result === 'not-current') {
       // The login used a retained (secondary) password, so the primary one is another: only an
       // earlier run of this step, with RETAIN_CURRENT_PASSWORD, sets one that is not in hand.
-      if (await pendingLogsIn(context, pending)) return 'pending-already-logs-in';
-      throw new NoWorkingCredentialsError(
-        `User "${current.username}" logged in with a retained secondary password, and neither that nor the AWSPENDING password of secret ${versions.secretId} is its primary password, so the primary was changed outside rotation. Nothing was changed: set the password to the AWSCURRENT value (ALTER USER … IDENTIFIED BY), then rotate again.`,
+      const via = tried.at(-1);
+      if (!tried.includes('AWSPENDING')) {
+        tried.push('AWSPENDING');
+        if (await pendingLogsIn(context, pending)) return 'pending-already-logs-in';
+      }
+      throw noWorkingCredentials(
+        context,
+        current,
+        tried,
+        ` ${via} logged in only as the retained secondary password, which cannot change the primary one.`,
       );
     }
     await versions.recordPasswordSet();
@@ -93,4 +93,19 @@ async function pendingLogsIn(
   await withSession(session, (s) => s.ping());
   await versions.recordPasswordSet();
   return true;
+}
+
+/** No version logs in (with the primary password): what happened and what a person does. */
+function noWorkingCredentials(
+  { config, versions }: StepContext,
+  current: DatabaseSecret,
+  tried: readonly string[],
+  note = '',
+): NoWorkingCredentialsError {
+  return new NoWorkingCredentialsError(
+    `None of the versions of secret ${versions.secretId} logs in as "${current.username}" with its password (tried ${tried.join(', ')}), so its password cannot be changed.${note} ` +
+      'The password was changed outside rotation, or an earlier rotation set it and its version then lost the AWSPENDING label before finishSecret (removed by hand, or moved by a new RotateSecret), so no label holds it; that version is still listed by `aws secretsmanager list-secret-version-ids --include-deprecated`, and carries the ROTATION_PASSWORD_SET label if setSecret had finished. ' +
+      'Either way, put the working password in the secret (PutSecretValue to AWSCURRENT) or set the database password to the AWSCURRENT value, then rotate again.' +
+      plainTextHint(current, config),
+  );
 }

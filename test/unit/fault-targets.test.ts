@@ -71,7 +71,7 @@ function picked(env: TestEnvironment): Record<string, string[]> {
 }
 
 describe('fault matrix targets', () => {
-  it('locally: PostgreSQL 18, MariaDB 11.8 for mariadb-*, MySQL 9.7 without require_secure_transport for mysql-*, FerretDB', () => {
+  it('locally: PostgreSQL 18, MariaDB 11.8 for mariadb-*, MySQL 9.7 without require_secure_transport for mysql-* (also with RETAIN_CURRENT_PASSWORD), FerretDB', () => {
     const env = environment({
       postgres: [
         pg('postgresql-15', '15.18 (Debian 15.18-0+deb12u1)'),
@@ -90,7 +90,7 @@ describe('fault matrix targets', () => {
     });
     expect(picked(env)).toEqual({
       postgresql: ['postgresql on postgresql-18'],
-      mariadb: ['mariadb on mariadb-11.8', 'mysql on mysql-9.7'],
+      mariadb: ['mariadb on mariadb-11.8', 'mysql on mysql-9.7', 'mysql-retain on mysql-9.7'],
       mongodb: ['mongodb on ferretdb-1.24'],
     });
   });
@@ -130,7 +130,7 @@ describe('fault matrix targets', () => {
     });
     expect(picked(env)).toEqual({
       postgresql: ['postgresql on postgresql-17'],
-      mariadb: ['mariadb on mariadb-11.4', 'mysql on mysql-8.4'],
+      mariadb: ['mariadb on mariadb-11.4', 'mysql on mysql-8.4', 'mysql-retain on mysql-8.4'],
       mongodb: ['mongodb on mongodb-8.0'],
     });
   });
@@ -141,7 +141,7 @@ describe('fault matrix targets', () => {
       mysql: [my('mysql-8.4', 'mysql', '8.4.3')],
       mongodb: [mongo('mongodb-8.0', 'mongodb', '8.0.4')],
     });
-    expect(picked(env).mariadb).toEqual(['mysql on mysql-8.4']);
+    expect(picked(env).mariadb).toEqual(['mysql on mysql-8.4', 'mysql-retain on mysql-8.4']);
   });
 
   it('fails, naming what is missing, when an engine has no usable server', () => {

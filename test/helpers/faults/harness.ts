@@ -109,6 +109,8 @@ export class PointRun {
   public readonly history: string[] = [];
   /** Whether invariant 1 is checked after each attempt (off while a person's change is pending). */
   public checking = true;
+  /** Set once a person set a password by hand: dual passwords' stronger invariants then lapse. */
+  public handChanged = false;
   public fixture!: Fixture;
   public observer!: SecretObserver;
   public readonly db: DatabaseProxy;
@@ -134,6 +136,11 @@ export class PointRun {
 
   public get target(): FaultTarget {
     return this.harness.target;
+  }
+
+  /** Whether dual passwords' invariants hold for this run (see DualPasswords). */
+  private get dualPasswords(): boolean {
+    return this.target.dualPasswords === true && !this.handChanged;
   }
 
   public get arn(): string {
@@ -223,6 +230,7 @@ export class PointRun {
           ? STALL_CONNECT_TIMEOUT_SECONDS
           : CONNECT_TIMEOUT_SECONDS,
         NODE_EXTRA_CA_CERTS: this.target.caFile ?? null,
+        ...this.target.functionEnv,
       },
       timeoutMs: options.stall ? STALL_TIMEOUT_MS : STEP_TIMEOUT_MS,
     });
@@ -241,7 +249,7 @@ export class PointRun {
     const started = Date.now();
     const s = await this.observer.snapshot();
     if (this.checking) {
-      const problem = await checkAlways(this.strategy, s);
+      const problem = await checkAlways(this.strategy, s, this.dualPasswords);
       if (problem) this.problems.push(`after ${after}: ${problem}`);
     }
     this.observeMs += Date.now() - started;
@@ -294,7 +302,7 @@ export class PointRun {
   /** Invariants 2 and 3 once the rotation of `token` completed. */
   public async checkCompleted(token: string): Promise<void> {
     const s = await this.observer.snapshot();
-    for (const problem of await checkCompleted(this.strategy, s, token)) {
+    for (const problem of await checkCompleted(this.strategy, s, token, this.dualPasswords)) {
       this.problems.push(`after completion: ${problem}`);
     }
   }

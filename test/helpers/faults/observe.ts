@@ -101,16 +101,27 @@ export class Snapshot {
 }
 
 /**
- * Invariant 1, at any moment: single-user, AWSCURRENT or AWSPENDING logs in; alternating users,
- * AWSCURRENT logs in. Returns the violation, or `undefined`.
+ * Single-user with dual passwords (RETAIN_CURRENT_PASSWORD) promises what alternating users do:
+ * AWSCURRENT logs in at every moment, and AWSPREVIOUS after completion. `false` once a person set
+ * a password by hand, which discards what the function kept.
  */
-export async function checkAlways(strategy: Strategy, s: Snapshot): Promise<string | undefined> {
+export type DualPasswords = boolean;
+
+/**
+ * Invariant 1, at any moment: single-user, AWSCURRENT or AWSPENDING logs in; alternating users
+ * and dual passwords, AWSCURRENT logs in. Returns the violation, or `undefined`.
+ */
+export async function checkAlways(
+  strategy: Strategy,
+  s: Snapshot,
+  dual: DualPasswords = false,
+): Promise<string | undefined> {
   if (await s.logsIn('AWSCURRENT')) return undefined;
-  if (strategy === 'single-user' && (await s.logsIn('AWSPENDING'))) return undefined;
-  const what =
-    strategy === 'single-user'
-      ? 'neither AWSCURRENT nor AWSPENDING logs in'
-      : 'AWSCURRENT does not log in';
+  const either = strategy === 'single-user' && !dual;
+  if (either && (await s.logsIn('AWSPENDING'))) return undefined;
+  const what = either
+    ? 'neither AWSCURRENT nor AWSPENDING logs in'
+    : `AWSCURRENT does not log in${dual ? ' (dual passwords keep it working throughout)' : ''}`;
   return `${what} (${await s.describe()})`;
 }
 
@@ -122,13 +133,14 @@ export async function checkCompleted(
   strategy: Strategy,
   s: Snapshot,
   token: string,
+  dual: DualPasswords = false,
 ): Promise<string[]> {
   const problems: string[] = [];
   if (s.labels.AWSCURRENT !== token) problems.push('AWSCURRENT is not on the rotation’s version');
   if (!(await s.logsIn('AWSCURRENT'))) {
     problems.push(`AWSCURRENT does not log in (${await s.describe()})`);
   }
-  if (strategy === 'alternating-users' && !(await s.logsIn('AWSPREVIOUS'))) {
+  if ((strategy === 'alternating-users' || dual) && !(await s.logsIn('AWSPREVIOUS'))) {
     problems.push(`AWSPREVIOUS does not log in (${await s.describe()})`);
   }
   if (s.labels.AWSPENDING) problems.push(`AWSPENDING is left on ${s.labels.AWSPENDING}`);

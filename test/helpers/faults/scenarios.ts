@@ -143,6 +143,7 @@ export function scenarios(harness: FaultHarness, strategy: Strategy): Scenario[]
         const current = await run.valueAt('AWSCURRENT');
         const hand = { ...current, password: handPassword() };
         await run.target.setPasswordByHand(current, hand.password);
+        run.handChanged = true;
         run.history.push('a person sets the password by hand');
         await rotateThroughPerson(run, hand);
       },
@@ -155,6 +156,7 @@ export function scenarios(harness: FaultHarness, strategy: Strategy): Scenario[]
         const current = await run.valueAt('AWSCURRENT');
         const previous = await run.valueAt('AWSPREVIOUS');
         await run.target.setPasswordByHand(current, String(previous.password));
+        run.handChanged = true;
         run.history.push('a person sets the password back to the previous one');
         // Invariant 1 is broken by the person, not the function: checked again once setSecret ran.
         run.checking = false;

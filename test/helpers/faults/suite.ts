@@ -82,7 +82,7 @@ export function defineFaultSuite(engine: 'postgresql' | 'mariadb' | 'mongodb'): 
 
   for (const harness of harnesses) {
     const { target } = harness;
-    for (const strategy of STRATEGIES) {
+    for (const strategy of target.strategies ?? STRATEGIES) {
       const name = `${target.family}-${strategy} on ${target.serverName}`;
 
       it(
@@ -168,7 +168,7 @@ async function boundaryMatrix(
     }
   };
   const shapeKey = (trace: FlowTrace) =>
-    `${target.serverName} ${strategy} ${trace.flow} ${trace.steps.map((s) => stepShape(s, trace.loginExchanges)).join(' | ')}`;
+    `${target.serverName} ${JSON.stringify(target.functionEnv ?? {})} ${strategy} ${trace.flow} ${trace.steps.map((s) => stepShape(s, trace.loginExchanges)).join(' | ')}`;
 
   const points: BoundaryPoint[] = [];
   const sweeps: { trace: FlowTrace; action: AbsorbedAction }[] = [];

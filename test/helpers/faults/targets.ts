@@ -50,6 +50,12 @@ export interface FaultTarget {
   canLogIn(value: SecretValue): Promise<boolean>;
   /** Sets a user's password as an administrator would, outside rotation. */
   setPasswordByHand(value: SecretValue, password: string): Promise<void>;
+  /** The strategies to run; default both. */
+  strategies?: readonly Strategy[];
+  /** Settings the function gets besides the harness's own (e.g. RETAIN_CURRENT_PASSWORD). */
+  functionEnv?: Record<string, string>;
+  /** Single-user with dual passwords: AWSCURRENT always logs in, AWSPREVIOUS after completion. */
+  dualPasswords?: boolean;
   /** Removes the point's users once it is done, where leaving them would slow the server down. */
   tearDown?(fixture: Fixture): Promise<void>;
 }
@@ -120,7 +126,11 @@ export function postgresTarget(server: PostgresServer): FaultTarget {
 }
 
 /** A MariaDB server, as the `family`-* functions (mysql or mariadb) see it. */
-export function mysqlTarget(server: MysqlServer, family: 'mysql' | 'mariadb'): FaultTarget {
+export function mysqlTarget(
+  server: MysqlServer,
+  family: 'mysql' | 'mariadb',
+  userGrants: readonly string[] = [],
+): FaultTarget {
   const root = { ...mysqlRoot(server), tls: false };
   const secret = (port: number, username: string, password: string, extra: SecretValue = {}) => ({
     engine: family,
@@ -144,6 +154,7 @@ export function mysqlTarget(server: MysqlServer, family: 'mysql' | 'mariadb'): F
         root,
         `CREATE USER ${lit(username)}@'%' IDENTIFIED BY ${lit(INITIAL_PASSWORD)}`,
         `GRANT SELECT ON mysql.help_topic TO ${lit(username)}@'%'`,
+        ...userGrants.map((g) => `GRANT ${g} TO ${lit(username)}@'%'`),
       );
       if (strategy === 'single-user') {
         const arn = await service.createSecret(
@@ -177,6 +188,21 @@ export function mysqlTarget(server: MysqlServer, family: 'mysql' | 'mariadb'): F
         `ALTER USER ${lit(String(value.username))}@'%' IDENTIFIED BY ${lit(password)}`,
       );
     },
+  };
+}
+
+/**
+ * mysql-single-user with RETAIN_CURRENT_PASSWORD=true on a MySQL 8.0.14+ server: the user holds
+ * APPLICATION_PASSWORD_ADMIN, and the matrix checks dual passwords' promise (DualPasswords).
+ */
+export function dualPasswordsTarget(server: MysqlServer): FaultTarget {
+  return {
+    ...mysqlTarget(server, 'mysql', ['APPLICATION_PASSWORD_ADMIN ON *.*']),
+    family: 'mysql-retain',
+    functionName: (strategy) => `mysql-${strategy}`,
+    strategies: ['single-user'],
+    functionEnv: { RETAIN_CURRENT_PASSWORD: 'true' },
+    dualPasswords: true,
   };
 }
 
@@ -332,6 +358,7 @@ export function faultTargets(env: TestEnvironment): Record<string, FaultTarget[]
         need(mysql, 'a MySQL or MariaDB server without require_secure_transport', env.mysql),
         'mysql',
       ),
+      ...(mysql?.flavor === 'mysql' ? [dualPasswordsTarget(mysql)] : []),
     ],
     mongodb: [mongoTarget(need(mongo, 'a MongoDB or FerretDB server', env.mongodb))],
   };
