@@ -163,6 +163,8 @@ export const mariadb = createMysqlEngine('mariadb', ['mariadb'], 80);
 
 /** How much longer the client waits than the server's own lock timeout. */
 const CLIENT_TIMEOUT_MARGIN_MS = 5000;
+/** How long closing a connection may take before it is destroyed instead. */
+const CLOSE_TIMEOUT_MS = 2000;
 
 /** ER_CREDENTIALS_CONTRADICT_TO_HISTORY: the password is in the account's password history. */
 const ER_PASSWORD_HISTORY = 3638;
@@ -185,6 +187,8 @@ const ER_INCORRECT_CURRENT_PASSWORD = 3891;
 const ER_SPECIFIC_ACCESS_DENIED = 1227;
 /** ER_LOCK_WAIT_TIMEOUT: lock_wait_timeout or innodb_lock_wait_timeout passed. */
 const ER_LOCK_WAIT_TIMEOUT = 1205;
+/** MariaDB's ER_STATEMENT_TIMEOUT: max_statement_time passed. */
+const ER_STATEMENT_TIMEOUT = 1969;
 /** ER_SECURE_TRANSPORT_REQUIRED (MySQL 3159, MariaDB 4036): the server demands TLS. */
 const TLS_REQUIRED_ERRNOS = new Set([3159, 4036]);
 
@@ -212,9 +216,12 @@ async function connectMysql(settings: ConnectionSettings): Promise<DatabaseSessi
     // mysql2 escapes with backslashes; under NO_BACKSLASH_ESCAPES that escaping would be wrong.
     // Lock waits are bounded, so a statement stuck behind another session fails the step cleanly
     // instead of the Lambda timing out in the middle of it (lock_wait_timeout defaults to a year).
+    // MariaDB's SET PASSWORD waits for a global read lock without that bound, so there the
+    // server ends any statement after the same time (max_statement_time, in a comment only
+    // MariaDB executes), rather than leave it queued to run after the client has given up.
     const seconds = Math.ceil(settings.statementTimeoutMs / 1000);
     await session.run(
-      `SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', ''), lock_wait_timeout = ${seconds}, innodb_lock_wait_timeout = ${seconds}`,
+      `SET SESSION sql_mode = REPLACE(@@SESSION.sql_mode, 'NO_BACKSLASH_ESCAPES', ''), lock_wait_timeout = ${seconds}, innodb_lock_wait_timeout = ${seconds} /*M!100100 , max_statement_time = ${seconds} */`,
       'SET SESSION',
     );
   } catch (error) {
@@ -441,8 +448,18 @@ class MysqlSession implements DatabaseSession {
     );
   }
 
+  /** Ends the connection; one that does not end promptly (a statement left waiting) is destroyed. */
   public async close(): Promise<void> {
-    await this.connection.end().catch(() => this.connection.destroy());
+    let timer: NodeJS.Timeout | undefined;
+    const ended = this.connection.end().then(
+      () => true,
+      () => false,
+    );
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), CLOSE_TIMEOUT_MS);
+    });
+    if (!(await Promise.race([ended, late]))) this.connection.destroy();
+    clearTimeout(timer);
   }
 
   /** Runs one statement; errors name `verb`, never the statement (it may hold a password). */
@@ -465,9 +482,9 @@ class MysqlSession implements DatabaseSession {
           { cause: error },
         );
       }
-      if (errno === ER_LOCK_WAIT_TIMEOUT) {
+      if (errno === ER_LOCK_WAIT_TIMEOUT || errno === ER_STATEMENT_TIMEOUT) {
         throw new DatabaseStatementError(
-          `MySQL gave up ${verb} as user "${this.settings.username}" after waiting ${seconds} s for a lock (DB_STATEMENT_TIMEOUT_SECONDS, applied as lock_wait_timeout and innodb_lock_wait_timeout): another session holds it (a long transaction, LOCK TABLES, FLUSH TABLES WITH READ LOCK or a backup). Nothing was changed by it; the step can be retried`,
+          `MySQL gave up ${verb} as user "${this.settings.username}" after ${seconds} s (DB_STATEMENT_TIMEOUT_SECONDS, applied as lock_wait_timeout, innodb_lock_wait_timeout and MariaDB's max_statement_time), most likely waiting for a lock another session holds (a long transaction, LOCK TABLES, FLUSH TABLES WITH READ LOCK or a backup). Nothing was changed by it; the step can be retried`,
           { cause: error },
         );
       }

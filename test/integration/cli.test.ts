@@ -48,8 +48,17 @@ async function rotateJson(
   return { ...run, report: JSON.parse(run.stdout || 'null') as RotationReport | null };
 }
 
-async function preflightJson(secretId: string, caFile: string | undefined, extra: string[] = []) {
-  const run = await cli(['preflight', '--secret-id', secretId, '--json', ...extra], caFile);
+async function preflightJson(
+  secretId: string,
+  caFile: string | undefined,
+  extra: string[] = [],
+  extraEnv: Record<string, string> = {},
+) {
+  const run = await cli(
+    ['preflight', '--secret-id', secretId, '--json', ...extra],
+    caFile,
+    extraEnv,
+  );
   return { ...run, report: JSON.parse(run.stdout) as PreflightReport };
 }
 
@@ -443,6 +452,59 @@ describe.each(env.mysql.filter((s) => !s.requireSecureTransport).map((s) => [s.n
       expect(statusOf(report, 'database', 'writable')?.status).toBe('pass');
       expect(await secretState(arn)).toEqual(before);
       expect(await mysqlCanLogIn(server, user)).toBe(true);
+    });
+
+    it('warns when the account locks after failed logins, saying what the rotation does about it', async () => {
+      const user = await newUser();
+      const limit =
+        server.flavor === 'mysql'
+          ? [
+              `ALTER USER ${mysqlLit(user.username)}@'%' FAILED_LOGIN_ATTEMPTS 3 PASSWORD_LOCK_TIME 1`,
+            ]
+          : ['SET GLOBAL max_password_errors = 3'];
+      await mysqlRun(server, root, ...limit);
+      try {
+        const arn = await service.createSecret(
+          uniqueName('cli'),
+          secretFor(user.username, user.password),
+        );
+        const { status, report } = await preflightJson(arn, server.caFile);
+        expect(status).toBe(0);
+        expect(statusOf(report, 'database', 'failed logins')).toMatchObject({
+          status: 'warn',
+          detail: expect.stringContaining('never tries a password the server cannot have yet'),
+        });
+      } finally {
+        if (server.flavor === 'mariadb') {
+          await mysqlRun(server, root, 'SET GLOBAL max_password_errors = DEFAULT');
+        }
+      }
+    });
+
+    it('RETAIN_CURRENT_PASSWORD=true: checks the server has dual passwords and the user may keep one', async () => {
+      const user = await newUser();
+      const arn = await service.createSecret(
+        uniqueName('cli'),
+        secretFor(user.username, user.password),
+      );
+      const retain = { RETAIN_CURRENT_PASSWORD: 'true' };
+      const without = await preflightJson(arn, server.caFile, [], retain);
+      expect(without.status).toBe(1);
+      expect(statusOf(without.report, 'database', 'dual passwords')).toMatchObject({
+        status: 'fail',
+        detail: expect.stringContaining(
+          server.flavor === 'mysql' ? 'GRANT APPLICATION_PASSWORD_ADMIN' : 'MySQL 8.0.14',
+        ),
+      });
+      if (server.flavor !== 'mysql') return;
+      await mysqlRun(
+        server,
+        root,
+        `GRANT APPLICATION_PASSWORD_ADMIN ON *.* TO ${mysqlLit(user.username)}@'%'`,
+      );
+      const granted = await preflightJson(arn, server.caFile, [], retain);
+      expect(statusOf(granted.report, 'database', 'dual passwords')?.status).toBe('pass');
+      expect(granted.status).toBe(0);
     });
 
     it('alternating users: fails while the master cannot pass on the base grants, passes once it can; no clone is created', async () => {
