@@ -64,6 +64,18 @@ export const SECRET_ENGINES: readonly string[] = ENGINES.flatMap((e) => e.secret
 /** A Lambda handler as the bundles export it. */
 export type Handler = (event: unknown, context?: unknown) => Promise<unknown>;
 
+/** A bundle's `startRotation` export: createSecret that may start the rotation (runner only). */
+export type Starter = (request: {
+  SecretId: string;
+  ClientRequestToken: string;
+}) => Promise<unknown>;
+
+/** What the runner uses of a bundle: the Lambda handler, and the start the handler never does. */
+export interface LoadedFunction {
+  handler: Handler;
+  startRotation: Starter;
+}
+
 /**
  * Where the built bundle of a function is: `dist/<name>/index.js`, next to this CLI's own
  * `dist/cli/index.js`.
@@ -73,14 +85,16 @@ export function bundlePath(name: string, cliDir: string = __dirname): string {
 }
 
 /** Loads a bundle and returns its `handler` export; a UsageError says what is missing. */
-export function loadHandler(path: string): Handler {
+export function loadFunction(path: string): LoadedFunction {
   const file = resolve(path);
   if (!existsSync(file)) {
     throw new UsageError(`No bundle at ${file}: run \`npm run build\` first, or pass --bundle`);
   }
-  const loaded = createRequire(__filename)(file) as { handler?: unknown };
-  if (typeof loaded.handler !== 'function') {
-    throw new UsageError(`${file} does not export a function named "handler"`);
+  const loaded = createRequire(__filename)(file) as { handler?: unknown; startRotation?: unknown };
+  for (const name of ['handler', 'startRotation'] as const) {
+    if (typeof loaded[name] !== 'function') {
+      throw new UsageError(`${file} does not export a function named "${name}"`);
+    }
   }
-  return loaded.handler as Handler;
+  return { handler: loaded.handler as Handler, startRotation: loaded.startRotation as Starter };
 }

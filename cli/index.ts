@@ -9,7 +9,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { bundlePath, FUNCTIONS, functionSpec, loadHandler, UsageError } from './functions';
+import { bundlePath, FUNCTIONS, functionSpec, loadFunction, UsageError } from './functions';
 import { formatReport, preflight } from './preflight';
 import { RunnerError, rotate } from './rotate';
 
@@ -45,10 +45,10 @@ Options for rotate:
   --retry-delay SECONDS  wait before the first retry, doubled for each next one (default 2)
   --verbose              show every line the function logs
 
-A new rotation is started by the function itself: the runner sends createSecret with
-"StartRotation": true, and the function stores the new version labelled AWSPENDING, after
-checking that no other rotation is in progress (it refuses, naming the pending version, if one
-is). Secrets Manager never sends that field.
+A new rotation is started by the bundle's startRotation export, with your credentials: it runs
+createSecret and stores the new version labelled AWSPENDING, after checking that no other
+rotation is in progress (it refuses, naming the pending version, if one is). The Lambda handler
+never starts a rotation: an event asking it to is refused.
 
 Exit status: 0 success, 1 the rotation or a check failed, 2 the command line is wrong.`;
 
@@ -157,13 +157,14 @@ export async function main(argv: string[]): Promise<number> {
       : bundlePath(functionSpec(values.function as string).name);
     const retries = nonNegativeNumber(values.retries, 'retries', 3);
     const retryDelayMs = nonNegativeNumber(values['retry-delay'], 'retry-delay', 2) * 1000;
-    const handler = loadHandler(path);
+    const { handler, startRotation } = loadFunction(path);
     const out = values.json ? process.stderr : process.stdout;
     const print = (line: string) => out.write(`${line}\n`);
     print(`Function ${values.function ?? path} (${path})`);
     const report = await rotate({
       secretId,
       handler,
+      startRotation,
       client,
       mode: values.resume ? 'resume' : 'start',
       token: values.token,

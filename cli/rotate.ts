@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DescribeSecretCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { recoveryAdvice } from '../shared/rotation/recovery';
-import type { Handler } from './functions';
+import type { Handler, Starter } from './functions';
 import { type HandlerOutput, withCapturedOutput } from './handler-output';
 
 /** The four steps, in the order Secrets Manager invokes them. */
@@ -27,7 +27,7 @@ export const PERMANENT_ERRORS: ReadonlySet<string> = new Set([
 
 /** How the runner gets its rotation token. */
 export type StartMode =
-  /** A new token; the function starts the rotation (`StartRotation` on createSecret). */
+  /** A new token; the bundle's startRotation export runs createSecret and starts the rotation. */
   | 'start'
   /** The version already labelled AWSPENDING: finish a rotation that failed or was interrupted. */
   | 'resume';
@@ -35,6 +35,8 @@ export type StartMode =
 export interface RotateOptions {
   secretId: string;
   handler: Handler;
+  /** The bundle's startRotation export, used for createSecret in start mode. */
+  startRotation: Starter;
   /** The runner's own client, for the labels before and after (DescribeSecret only). */
   client: SecretsManagerClient;
   mode: StartMode;
@@ -118,24 +120,23 @@ export async function rotate(options: RotateOptions): Promise<RotationReport> {
     print(`Rotation ${token}: resuming the rotation in progress`);
   } else {
     token = options.token ?? randomUUID();
-    print(`Rotation ${token}: started by the function (createSecret with StartRotation)`);
+    print(`Rotation ${token}: started by the bundle's startRotation (createSecret)`);
   }
 
   const steps: StepReport[] = [];
   let failure: string | undefined;
   for (const [index, step] of STEPS.entries()) {
-    const event = {
-      Step: step,
-      SecretId: before.arn,
-      ClientRequestToken: token,
-      ...(options.mode === 'start' && step === 'createSecret' ? { StartRotation: true } : {}),
-    };
+    const event = { Step: step, SecretId: before.arn, ClientRequestToken: token };
+    const invoke =
+      options.mode === 'start' && step === 'createSecret'
+        ? () => options.startRotation(event)
+        : () => options.handler(event);
     const report: StepReport = { step, ok: false, attempts: [] };
     steps.push(report);
     const label = `[${index + 1}/${STEPS.length}] ${step.padEnd(12)}`;
     for (let attempt = 1; attempt <= options.retries + 1; attempt++) {
       const t0 = Date.now();
-      const run = await withCapturedOutput(() => options.handler(event));
+      const run = await withCapturedOutput(invoke);
       const result = attemptReport(run, Date.now() - t0);
       report.attempts.push(result);
       if (options.verbose) for (const line of run.output.lines) print(`    | ${line}`);

@@ -1,5 +1,11 @@
 import { mysql } from '../../shared/engines/mysql';
-import { createRotationHandler } from '../../shared/rotation/handler';
+import { createRotationHandler, createRotationStarter } from '../../shared/rotation/handler';
 import { alternatingUsers } from '../../shared/strategies/alternating-users';
 
-export const handler = createRotationHandler({ engine: mysql, strategy: alternatingUsers });
+const wiring = { engine: mysql, strategy: alternatingUsers };
+
+/** The Lambda handler (`index.handler`). */
+export const handler = createRotationHandler(wiring);
+
+/** For the local runner only: Lambda never invokes it. */
+export const startRotation = createRotationStarter(wiring);

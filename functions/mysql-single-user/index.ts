@@ -1,5 +1,11 @@
 import { mysql } from '../../shared/engines/mysql';
-import { createRotationHandler } from '../../shared/rotation/handler';
+import { createRotationHandler, createRotationStarter } from '../../shared/rotation/handler';
 import { singleUser } from '../../shared/strategies/single-user';
 
-export const handler = createRotationHandler({ engine: mysql, strategy: singleUser });
+const wiring = { engine: mysql, strategy: singleUser };
+
+/** The Lambda handler (`index.handler`). */
+export const handler = createRotationHandler(wiring);
+
+/** For the local runner only: Lambda never invokes it. */
+export const startRotation = createRotationStarter(wiring);

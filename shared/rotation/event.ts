@@ -10,12 +10,6 @@ export interface RotationEvent {
   ClientRequestToken: string;
   /** Present for rotations through an assumed role or across accounts; passed to PutSecretValue. */
   RotationToken?: string;
-  /**
-   * Never sent by Secrets Manager: set only by the local runner (`rotation-lambdas rotate`), on
-   * createSecret, to have the function start the rotation itself. See `startRotation` in
-   * handler.ts.
-   */
-  StartRotation?: boolean;
 }
 
 /** Checks the event's shape before anything is called; names the field at fault. */
@@ -48,15 +42,17 @@ export function parseRotationEvent(event: unknown): RotationEvent {
   if (rotationToken !== undefined && rotationToken !== null && typeof rotationToken !== 'string') {
     throw new InvalidEventError(`The rotation event's "RotationToken" must be a string`);
   }
-  const startRotation = fields.StartRotation;
-  if (startRotation !== undefined && startRotation !== null && typeof startRotation !== 'boolean') {
-    throw new InvalidEventError(`The rotation event's "StartRotation" must be true or false`);
+  if ('StartRotation' in fields) {
+    // The runner's start mode was once an event field; an invoker of the deployed function could
+    // then start (and finish) a rotation without secretsmanager:RotateSecret.
+    throw new InvalidEventError(
+      'The rotation event has "StartRotation", which Secrets Manager never sends: a deployed function never starts a rotation (the local runner starts one through the bundle\'s startRotation export, which Lambda never invokes)',
+    );
   }
   return {
     Step: step as Step,
     SecretId: secretId,
     ClientRequestToken: token,
     ...(rotationToken ? { RotationToken: rotationToken } : {}),
-    ...(startRotation === true ? { StartRotation: true } : {}),
   };
 }

@@ -2,9 +2,11 @@ import type { Context } from 'aws-lambda';
 import { loadConfig } from '../config';
 import type { DatabaseEngine } from '../engines/engine';
 import {
+  PendingCredentialsError,
   RotationDisabledError,
   RotationInProgressError,
   redactError,
+  SecretVersionMissingError,
   VersionNotFoundError,
   VersionNotPendingError,
 } from '../errors';
@@ -18,6 +20,7 @@ import {
   type SecretMetadata,
   SecretsManagerPort,
 } from '../secrets/secrets-manager';
+import { tryLogin, withSession } from '../strategies/sessions';
 import type { RotationStrategy, StepContext, StepOutcome } from '../strategies/strategy';
 import { parseRotationEvent, type RotationEvent } from './event';
 import { recoveryAdvice } from './recovery';
@@ -29,59 +32,94 @@ export interface RotationHandlerOptions {
 
 export type RotationHandler = (event: unknown, context?: Context) => Promise<void>;
 
+/** Which rotation the runner starts: the secret, and the new version's id. */
+export interface StartRequest {
+  SecretId: string;
+  ClientRequestToken: string;
+}
+
+/** The local runner's way to start a rotation; see createRotationStarter. */
+export type RotationStarter = (request: StartRequest) => Promise<void>;
+
 /**
  * The Lambda handler for one engine and one strategy: Secrets Manager's four-step protocol, with
  * the stage checks before every step. Every step may be repeated, at any point, with the same
- * effect as running it once.
+ * effect as running it once. It never starts a rotation: an event cannot ask it to.
  */
-export function createRotationHandler({
-  engine,
-  strategy,
-}: RotationHandlerOptions): RotationHandler {
-  return async (rawEvent, context) => {
-    const started = Date.now();
-    if (context) logger.addContext(context);
-    logger.appendKeys({ engine: engine.name, strategy: strategy.name });
-    const passwords = new Set<string>();
-    try {
-      const event = parseRotationEvent(rawEvent);
-      logger.appendKeys({
-        secretId: event.SecretId,
-        step: event.Step,
-        token: event.ClientRequestToken,
-      });
-      // Settings are checked before the first call, so a bad one changes nothing.
-      const config = loadConfig(engine.defaultExcludeCharacters);
-      passwordAlphabet(config.password);
+export function createRotationHandler(options: RotationHandlerOptions): RotationHandler {
+  return (rawEvent, context) => invoke(options, rawEvent, context, false);
+}
 
-      const port = new SecretsManagerPort(config.secretsManagerEndpoint);
-      const metadata = await port.describe(event.SecretId);
-      logger.appendKeys({ secretArn: metadata.arn });
-      const versions = new SecretVersions(
-        port,
-        metadata.arn,
-        event.ClientRequestToken,
-        engine,
-        metadata.versions,
-      );
-      const outcome = await runStep(
-        event,
-        metadata,
-        { engine, config, versions },
-        strategy,
-        port,
-      ).finally(() => {
-        for (const p of versions.passwords) passwords.add(p);
-      });
-      logger.info('Rotation step succeeded', { outcome, durationMs: Date.now() - started });
-    } catch (error) {
-      redactError(error, passwords);
-      logger.error('Rotation step failed', { error, durationMs: Date.now() - started });
-      throw error;
-    } finally {
-      logger.resetKeys();
-    }
-  };
+/**
+ * For the local runner only, exported by each bundle beside `handler` (Lambda invokes `handler`,
+ * never this): createSecret that may start the rotation, as RotateSecret would. It stores the new
+ * version labelled AWSPENDING if no other rotation is in progress; for a token that is already a
+ * version it is createSecret as usual. It runs with the caller's own credentials, so only who may
+ * write the secret can start a rotation, and every start is a PutSecretValue in CloudTrail.
+ */
+export function createRotationStarter(options: RotationHandlerOptions): RotationStarter {
+  return (request) =>
+    invoke(
+      options,
+      {
+        Step: 'createSecret',
+        SecretId: request.SecretId,
+        ClientRequestToken: request.ClientRequestToken,
+      },
+      undefined,
+      true,
+    );
+}
+
+async function invoke(
+  { engine, strategy }: RotationHandlerOptions,
+  rawEvent: unknown,
+  context: Context | undefined,
+  start: boolean,
+): Promise<void> {
+  const started = Date.now();
+  if (context) logger.addContext(context);
+  logger.appendKeys({ engine: engine.name, strategy: strategy.name });
+  const passwords = new Set<string>();
+  try {
+    const event = parseRotationEvent(rawEvent);
+    logger.appendKeys({
+      secretId: event.SecretId,
+      step: event.Step,
+      token: event.ClientRequestToken,
+    });
+    // Settings are checked before the first call, so a bad one changes nothing.
+    const config = loadConfig(engine.defaultExcludeCharacters);
+    passwordAlphabet(config.password);
+
+    const port = new SecretsManagerPort(config.secretsManagerEndpoint);
+    const metadata = await port.describe(event.SecretId);
+    logger.appendKeys({ secretArn: metadata.arn });
+    const versions = new SecretVersions(
+      port,
+      metadata.arn,
+      event.ClientRequestToken,
+      engine,
+      metadata.versions,
+    );
+    const outcome = await runStep(
+      event,
+      metadata,
+      { engine, config, versions },
+      strategy,
+      port,
+      start,
+    ).finally(() => {
+      for (const p of versions.passwords) passwords.add(p);
+    });
+    logger.info('Rotation step succeeded', { outcome, durationMs: Date.now() - started });
+  } catch (error) {
+    redactError(error, passwords);
+    logger.error('Rotation step failed', { error, durationMs: Date.now() - started });
+    throw error;
+  } finally {
+    logger.resetKeys();
+  }
 }
 
 async function runStep(
@@ -90,9 +128,10 @@ async function runStep(
   context: StepContext,
   strategy: RotationStrategy,
   port: SecretsManagerPort,
+  start: boolean,
 ): Promise<StepOutcome> {
   const token = event.ClientRequestToken;
-  if (event.StartRotation && event.Step === 'createSecret' && !metadata.versions.has(token)) {
+  if (start && event.Step === 'createSecret' && !metadata.versions.has(token)) {
     checkCanStart(metadata, token);
     return createSecret(event, context, strategy, port, { starting: true });
   }
@@ -114,6 +153,7 @@ async function runStep(
     case 'testSecret':
       return strategy.testSecret(context);
     case 'finishSecret':
+      await confirmPendingLogsIn(context);
       return finishSecret(metadata, token, port);
   }
 }
@@ -180,6 +220,28 @@ async function createSecret(
   const value = JSON.stringify({ ...current.fields, username, password });
   await port.putPending(versions.secretId, event.ClientRequestToken, value, event.RotationToken);
   return 'pending-created';
+}
+
+/**
+ * finishSecret's own check before it promotes: the pending credentials log in. Secrets Manager
+ * calls finishSecret only after testSecret passed, but anyone allowed to invoke the function can
+ * call it directly; one login per rotation keeps it from promoting a password the database never
+ * got. Once AWSCURRENT has moved (a retried finishSecret), the step is done without it.
+ */
+async function confirmPendingLogsIn({ engine, config, versions }: StepContext): Promise<void> {
+  const pending = await versions.pending();
+  if (!pending) {
+    throw new SecretVersionMissingError(
+      `Secret ${versions.secretId} version ${versions.token} (AWSPENDING) has no value: createSecret has not run for this rotation, so finishSecret promotes nothing`,
+    );
+  }
+  const session = await tryLogin(engine, pending, config);
+  if (!session) {
+    throw new PendingCredentialsError(
+      `finishSecret refuses to promote version ${versions.token} of secret ${versions.secretId}: its credentials (user "${pending.username}") do not log in, so setSecret has not applied them. Nothing was changed; run the rotation's setSecret and testSecret first.`,
+    );
+  }
+  await withSession(session, (s) => s.ping());
 }
 
 /** Moves AWSCURRENT to the token's version, then takes AWSPENDING (and PASSWORD_SET) off it. */

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { CancelRotateSecretCommand, CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { escapeIdentifier as id, escapeLiteral as lit } from 'pg';
@@ -76,6 +77,22 @@ const pgSecret = (username: string) => ({
 const cases: Case[] = [
   // Events
   { name: 'event is null', error: 'InvalidEventError', names: 'JSON object', event: () => null },
+  {
+    // The runner's old start mode, sent by any invoker: without the refusal it would store a new
+    // AWSPENDING version, and finishSecret could then promote a password the database never got.
+    name: 'StartRotation on createSecret with a new token',
+    error: 'InvalidEventError',
+    names: 'a deployed function never starts a rotation',
+    event: (e) => ({ ...e, ClientRequestToken: randomUUID(), StartRotation: true }),
+  },
+  {
+    name: 'StartRotation on finishSecret',
+    error: 'InvalidEventError',
+    names: 'StartRotation',
+    before: ['createSecret'],
+    step: 'finishSecret',
+    event: (e) => ({ ...e, StartRotation: true }),
+  },
   {
     name: 'event is an array',
     error: 'InvalidEventError',

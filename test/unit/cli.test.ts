@@ -9,7 +9,7 @@ import { formatLabels, type RotateOptions, RunnerError, rotate } from '../../cli
 import type { PasswordPolicy } from '../../shared/config';
 import { parseGrants } from '../../shared/engines/mysql-grants';
 import { ungrantable } from '../../shared/engines/mysql-inspect';
-import { createRotationHandler } from '../../shared/rotation/handler';
+import { createRotationHandler, createRotationStarter } from '../../shared/rotation/handler';
 import { singleUser } from '../../shared/strategies/single-user';
 import { FakeDatabase } from '../helpers/fake-engine';
 import { FakeSecretsManager } from '../helpers/fake-secrets-manager';
@@ -135,6 +135,7 @@ describe('rotate (the runner) with the core handler on the fakes', () => {
       engine: db.engine,
       strategy: singleUser,
     }) as RotateOptions['handler'],
+    startRotation: createRotationStarter({ engine: db.engine, strategy: singleUser }),
     client: new SecretsManagerClient({ region: 'us-east-1' }),
     mode: 'start',
     retries: 3,

@@ -414,6 +414,32 @@ describe('finishSecret', () => {
     expect(sm.stages(arn)).toEqual({ 'initial-app': ['AWSPREVIOUS'], [TOKEN]: ['AWSCURRENT'] });
   });
 
+  it.each([
+    ['single-user', false],
+    ['alternating-users', true],
+  ])(
+    '%s: refuses to promote a pending version that does not log in, and changes nothing',
+    async (_n, alternating) => {
+      const arn = alternating ? userSecret({ masterarn: masterSecret() }) : userSecret();
+      const strategy = alternating ? alternatingUsers : singleUser;
+      sm.startRotation(arn, TOKEN);
+      await step(strategy, 'createSecret', arn);
+      const before = sm.stages(arn);
+      await expect(step(strategy, 'finishSecret', arn)).rejects.toMatchObject({
+        name: 'PendingCredentialsError',
+        message: expect.stringContaining('finishSecret refuses to promote'),
+      });
+      expect(sm.stages(arn)).toEqual(before);
+    },
+  );
+
+  it('a finishSecret retried after AWSCURRENT moved needs no login', async () => {
+    const arn = userSecret();
+    await rotate(singleUser, arn);
+    db.reachable = false;
+    expect(await step(singleUser, 'finishSecret', arn)).toContain('already-current');
+  });
+
   it('completes a finishSecret interrupted between its two label moves', async () => {
     const arn = userSecret();
     sm.startRotation(arn, TOKEN);

@@ -1,6 +1,6 @@
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
-import { parseRotationEvent } from '../../shared/rotation/event';
-import { createRotationHandler } from '../../shared/rotation/handler';
+import { parseRotationEvent, STEPS } from '../../shared/rotation/event';
+import { createRotationHandler, createRotationStarter } from '../../shared/rotation/handler';
 import { alternatingUsers } from '../../shared/strategies/alternating-users';
 import { singleUser } from '../../shared/strategies/single-user';
 import type { RotationStrategy } from '../../shared/strategies/strategy';
@@ -9,9 +9,10 @@ import { FakeDatabase } from '../helpers/fake-engine';
 import { FakeSecretsManager } from '../helpers/fake-secrets-manager';
 
 /**
- * The runner's start mode: createSecret with `StartRotation: true` and a token that is not yet a
- * version stores the new version labelled AWSPENDING itself, as RotateSecret would have labelled
- * it, but only when no other rotation is in progress. Everything else is checked as always.
+ * The runner's start mode: the bundle's `startRotation` export (never the Lambda handler) runs
+ * createSecret for a token that is not yet a version and stores the new version labelled
+ * AWSPENDING itself, as RotateSecret would have labelled it, but only when no other rotation is in
+ * progress. Everything else is checked as always.
  */
 const TOKEN = 'aaaaaaaa-bbbb-cccc-dddd-000000000001';
 const OTHER = 'aaaaaaaa-bbbb-cccc-dddd-000000000002';
@@ -45,13 +46,14 @@ async function invoke(strategy: RotationStrategy, event: Record<string, unknown>
   return run.output;
 }
 
-const start = (SecretId: string, token = TOKEN) =>
-  invoke(singleUser, {
-    Step: 'createSecret',
-    SecretId,
-    ClientRequestToken: token,
-    StartRotation: true,
-  });
+async function startWith(strategy: RotationStrategy, SecretId: string, token = TOKEN) {
+  const starter = createRotationStarter({ engine: db.engine, strategy });
+  const run = await captureOutput(() => starter({ SecretId, ClientRequestToken: token }));
+  if (run.error) throw run.error;
+  return run.output;
+}
+
+const start = (SecretId: string, token = TOKEN) => startWith(singleUser, SecretId, token);
 
 async function finish(strategy: RotationStrategy, SecretId: string, token = TOKEN) {
   for (const Step of ['setSecret', 'testSecret', 'finishSecret']) {
@@ -59,7 +61,7 @@ async function finish(strategy: RotationStrategy, SecretId: string, token = TOKE
   }
 }
 
-describe('createSecret with StartRotation', () => {
+describe("startRotation (the runner's start)", () => {
   it('stores the new version labelled AWSPENDING, and the other steps finish the rotation', async () => {
     const arn = userSecret();
     const output = await start(arn);
@@ -95,12 +97,7 @@ describe('createSecret with StartRotation', () => {
       password: 'old-password-1',
       masterarn: master,
     });
-    await invoke(alternatingUsers, {
-      Step: 'createSecret',
-      SecretId: withMaster,
-      ClientRequestToken: TOKEN,
-      StartRotation: true,
-    });
+    await startWith(alternatingUsers, withMaster);
     expect(sm.value(withMaster, 'AWSPENDING')).toMatchObject({ username: 'app_clone' });
     await finish(alternatingUsers, withMaster);
     expect(sm.value(withMaster, 'AWSCURRENT')).toMatchObject({ username: 'app_clone' });
@@ -186,62 +183,39 @@ describe('createSecret with StartRotation', () => {
   });
 });
 
-describe('without StartRotation nothing changes', () => {
-  it('an unknown token is still VersionNotFoundError on createSecret', async () => {
+describe('the Lambda handler never starts a rotation', () => {
+  it('an unknown token is VersionNotFoundError on createSecret, and nothing is written', async () => {
     const arn = userSecret();
     await expect(
       invoke(singleUser, { Step: 'createSecret', SecretId: arn, ClientRequestToken: TOKEN }),
     ).rejects.toMatchObject({ name: 'VersionNotFoundError' });
-    await expect(
-      invoke(singleUser, {
-        Step: 'createSecret',
-        SecretId: arn,
-        ClientRequestToken: TOKEN,
-        StartRotation: false,
-      }),
-    ).rejects.toMatchObject({ name: 'VersionNotFoundError' });
     expect(sm.mock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
   });
 
-  it.each(['setSecret', 'testSecret', 'finishSecret'])(
-    'StartRotation is honoured only by createSecret (%s with an unknown token fails as before)',
-    async (Step) => {
+  it.each(STEPS.flatMap((Step) => [true, false, null, 'true'].map((value) => [Step, value])))(
+    'an event with StartRotation is refused (%s, %p), and nothing is written',
+    async (Step, value) => {
       const arn = userSecret();
+      const before = sm.stages(arn);
       await expect(
-        invoke(singleUser, { Step, SecretId: arn, ClientRequestToken: TOKEN, StartRotation: true }),
-      ).rejects.toMatchObject({ name: 'VersionNotFoundError' });
+        invoke(singleUser, {
+          Step,
+          SecretId: arn,
+          ClientRequestToken: TOKEN,
+          StartRotation: value,
+        }),
+      ).rejects.toMatchObject({
+        name: 'InvalidEventError',
+        message: expect.stringContaining('a deployed function never starts a rotation'),
+      });
+      expect(sm.stages(arn)).toEqual(before);
+      expect(sm.mock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
     },
   );
 
-  it('a token that is a version but not AWSPENDING is still refused', async () => {
-    const arn = userSecret();
-    const initial = Object.keys(sm.stages(arn))[0] as string;
-    sm.updateStage(arn, 'AWSCURRENT', { removeFrom: initial });
-    sm.updateStage(arn, 'AWSPREVIOUS', { moveTo: initial });
-    await expect(start(arn, initial)).rejects.toMatchObject({ name: 'VersionNotPendingError' });
-  });
-});
-
-describe('parseRotationEvent: StartRotation', () => {
-  const base = { Step: 'createSecret', SecretId: 's', ClientRequestToken: 't' };
-
-  it('is kept only when true', () => {
-    expect(parseRotationEvent({ ...base, StartRotation: true }).StartRotation).toBe(true);
-    expect(parseRotationEvent({ ...base, StartRotation: false })).not.toHaveProperty(
-      'StartRotation',
-    );
-    expect(parseRotationEvent({ ...base, StartRotation: null })).not.toHaveProperty(
-      'StartRotation',
-    );
-    expect(parseRotationEvent(base)).not.toHaveProperty('StartRotation');
-  });
-
-  it.each(['true', 1, {}])('refuses a value that is not a boolean (%p)', (value) => {
-    expect(() => parseRotationEvent({ ...base, StartRotation: value })).toThrow(
-      expect.objectContaining({
-        name: 'InvalidEventError',
-        message: expect.stringContaining('StartRotation'),
-      }),
-    );
+  it('parseRotationEvent refuses the field whatever its value', () => {
+    const base = { Step: 'createSecret', SecretId: 's', ClientRequestToken: 't' };
+    expect(parseRotationEvent(base)).toEqual(base);
+    expect(() => parseRotationEvent({ ...base, StartRotation: true })).toThrow(/StartRotation/);
   });
 });
