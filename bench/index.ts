@@ -6,7 +6,7 @@
  *   bundle and its handler, minus an empty process measured in the same run;
  * - Secrets Manager calls per full rotation, by operation, counted by an HTTP proxy in front of
  *   moto: as Secrets Manager drives the function (RotateSecret labels the version, then the four
- *   steps), and in the runner's start mode (createSecret with StartRotation);
+ *   steps), and in the runner's start mode (createSecret through the bundle's startRotation);
  * - latency of one full rotation (RotateSecret on moto + the four steps): median and p95 over
  *   BENCH_ROTATIONS (50), after one warm-up;
  * - fleet: BENCH_FLEET_SIZES (50,200) fresh secrets rotated at once against one server, through a

@@ -1,5 +1,6 @@
 // One Lambda-like process: loads a function bundle, runs `count` full rotations of one secret in
-// the runner's start mode (createSecret with StartRotation), then reports its peak RSS over IPC.
+// the runner's start mode (createSecret through the bundle's startRotation export), then reports
+// its peak RSS over IPC.
 // Usage (with an IPC channel): node rotation-child.cjs <bundle> <secretId> <count>
 const { randomUUID } = require('node:crypto');
 const { readFileSync } = require('node:fs');
@@ -17,17 +18,13 @@ const [bundle, secretId, count] = process.argv.slice(2);
 const steps = ['createSecret', 'setSecret', 'testSecret', 'finishSecret'];
 
 async function main() {
-  const { handler } = require(bundle);
+  const { handler, startRotation } = require(bundle);
   const afterLoadKb = peakRssKb();
   for (let i = 0; i < Number(count); i++) {
     const token = randomUUID();
     for (const Step of steps) {
-      await handler({
-        Step,
-        SecretId: secretId,
-        ClientRequestToken: token,
-        ...(Step === 'createSecret' ? { StartRotation: true } : {}),
-      });
+      const event = { Step, SecretId: secretId, ClientRequestToken: token };
+      await (Step === 'createSecret' ? startRotation(event) : handler(event));
     }
   }
   process.send({ maxRssKb: peakRssKb(), afterLoadKb });

@@ -31,7 +31,7 @@ export class VersionNotFoundError extends RotationError {}
 export class VersionNotPendingError extends RotationError {}
 
 /**
- * A rotation was asked to start (the local runner's `StartRotation`), but another version of the
+ * A rotation was asked to start (the local runner's startRotation), but another version of the
  * secret is already labelled AWSPENDING: a rotation is in progress or stuck. Names that version.
  */
 export class RotationInProgressError extends RotationError {}

@@ -178,8 +178,8 @@ export function checkStages(metadata: SecretMetadata, token: string): readonly s
 }
 
 /**
- * The runner's start mode (`StartRotation` on createSecret, for a token that is not yet a version
- * of the secret): what RotateSecret checks before it labels a new version AWSPENDING. The
+ * The runner's start mode (createRotationStarter: createSecret for a token that is not yet a
+ * version of the secret): what RotateSecret checks before it labels a new version AWSPENDING. The
  * rotation may start only when no version other than AWSCURRENT's carries AWSPENDING, since
  * storing the new version would move the label away from a rotation in progress. Everything
  * else is checked as for any step.
