@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isIP, connect as netConnect, type Socket } from 'node:net';
 import mysql2, { type Connection, type RowDataPacket } from 'mysql2/promise';
 import {
   AccountLockedError,
@@ -204,6 +205,9 @@ async function connectMysql(settings: ConnectionSettings): Promise<DatabaseSessi
       database: settings.database,
       connectTimeout: settings.connectTimeoutMs,
       ssl: tls ? mysqlSsl(tls.ca as string[], settings.tls === 'verify-full') : undefined,
+      ...(tls && settings.tls === 'verify-full' && isIP(settings.host)
+        ? { stream: () => socketNamed(settings.host, settings.port) }
+        : {}),
       multipleStatements: false,
       supportBigNumbers: true,
     });
@@ -229,6 +233,20 @@ async function connectMysql(settings: ConnectionSettings): Promise<DatabaseSessi
     throw error;
   }
   return session;
+}
+
+/**
+ * The TCP socket for a server given by IP address, carrying that address as the name Node checks
+ * the certificate against. mysql2 upgrades to TLS with no `servername` for an IP address, and Node
+ * then checks the certificate against the socket's `_host`, which a socket connected to an IP
+ * never gets: it fell back to "localhost", so any trusted certificate naming localhost passed for
+ * every IP address (found by test/integration/tls-identity.test.ts).
+ */
+function socketNamed(host: string, port: number): Socket {
+  const socket = netConnect(port, host);
+  socket.setNoDelay(true);
+  (socket as Socket & { _host?: string })._host = host;
+  return socket;
 }
 
 const sslObjects = new WeakMap<string[], Map<boolean, object>>();

