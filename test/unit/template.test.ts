@@ -211,7 +211,10 @@ describe('template.yaml functions', () => {
       'VpcSubnetIds',
       'VpcSecurityGroupIds',
       'KmsKeyArn',
-      'MasterSecretArns',
+      'PostgresqlMasterSecretArns',
+      'MysqlMasterSecretArns',
+      'MariadbMasterSecretArns',
+      'MongodbMasterSecretArns',
       'MasterSecretKmsKeyArn',
       'PermissionsBoundary',
       'FunctionNamePrefix',
@@ -297,14 +300,16 @@ describe.each(folders.map((folder) => [folder]))('%s', (folder) => {
       },
       when: [],
     };
+    // Each alternating-users function reads only its own engine's master secrets.
+    const engine = stem(folder.split('-')[0] as string);
     const readMasters = {
       statement: {
         Sid: 'ReadNamedMasterSecrets',
         Effect: 'Allow',
         Action: 'secretsmanager:GetSecretValue',
-        Resource: ref('MasterSecretArns'),
+        Resource: ref(`${engine}MasterSecretArns`),
       },
-      when: ['HasMasterSecrets'],
+      when: [`Has${engine}MasterSecrets`],
     };
     expect(bySid(grants)).toEqual(alternating ? [readMasters, rotate] : [rotate]);
   });
