@@ -45,6 +45,24 @@ export function noDualPasswords(server: string): Finding {
   };
 }
 
+/**
+ * Preflight's `clone rights` finding: the differences testSecret would refuse (`warn`), or
+ * `pass` with `equal`, what being level means on that engine.
+ */
+export function cloneRightsFinding(
+  names: { base: string; clone: string },
+  drift: readonly string[],
+  equal: string,
+): Finding {
+  return drift.length > 0
+    ? {
+        check: 'clone rights',
+        status: 'warn',
+        detail: `${names.clone} cannot do exactly what ${names.base} can: ${drift.join('; ')}. The next setSecret brings it level; testSecret refuses to promote it until then`,
+      }
+    : { check: 'clone rights', status: 'pass', detail: `${names.clone} ${equal}` };
+}
+
 /** A user's change of its own password (single-user). */
 export interface OwnPasswordChange {
   newPassword: string;

@@ -1,6 +1,7 @@
 import type { Document, MongoClient } from 'mongodb';
 import {
   type ConnectionSettings,
+  cloneRightsFinding,
   type Finding,
   type InspectionRequest,
   noDualPasswords,
@@ -174,16 +175,9 @@ function cloneRights(
   request: Extract<InspectionRequest, { role: 'master' }>,
 ): Finding {
   const names = { base: `"${request.baseUsername}"`, clone: `"${request.cloneUsername}"` };
-  const drift = userDifferences(base, clone, names);
-  return drift.length > 0
-    ? {
-        check: 'clone rights',
-        status: 'warn',
-        detail: `${names.clone} cannot do exactly what ${names.base} can: ${drift.join('; ')}. The next setSecret brings it level; testSecret refuses to promote it until then`,
-      }
-    : {
-        check: 'clone rights',
-        status: 'pass',
-        detail: `${names.clone} has exactly the roles, authentication restrictions and custom data of ${names.base}`,
-      };
+  return cloneRightsFinding(
+    names,
+    userDifferences(base, clone, names),
+    `has exactly the roles, authentication restrictions and custom data of ${names.base}`,
+  );
 }

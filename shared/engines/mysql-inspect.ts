@@ -1,11 +1,12 @@
 import mysql2 from 'mysql2/promise';
 import { DatabaseStatementError } from '../errors';
-import type {
-  ConnectionSettings,
-  Finding,
-  InspectionRequest,
-  ServerPasswordRules,
-  SessionInspection,
+import {
+  type ConnectionSettings,
+  cloneRightsFinding,
+  type Finding,
+  type InspectionRequest,
+  type ServerPasswordRules,
+  type SessionInspection,
 } from './engine';
 import { describeTlsSocket } from './inspect-tls';
 import { type ServerInfo, supportsDualPasswords } from './mysql';
@@ -322,18 +323,11 @@ async function cloneRights(
       { user: request.baseUsername, host },
       { user: request.cloneUsername, host },
     ]);
-    const differences = rightsDifferences(base ?? new Map(), clone ?? new Map(), names);
-    return differences.length > 0
-      ? {
-          check: 'clone rights',
-          status: 'warn',
-          detail: `${names.clone} cannot do exactly what ${names.base} can: ${differences.join('; ')}. The next setSecret brings it level; testSecret refuses to promote it until then`,
-        }
-      : {
-          check: 'clone rights',
-          status: 'pass',
-          detail: `${names.clone} has exactly the rights of ${names.base}`,
-        };
+    return cloneRightsFinding(
+      names,
+      rightsDifferences(base ?? new Map(), clone ?? new Map(), names),
+      `has exactly the rights of ${names.base}`,
+    );
   } catch (error) {
     if (!(error instanceof DatabaseStatementError)) throw error;
     return {

@@ -3,6 +3,7 @@ import { DatabaseStatementError } from '../errors';
 import {
   type AlternatingUsers,
   type ConnectionSettings,
+  cloneRightsFinding,
   type Finding,
   type InspectionRequest,
   noDualPasswords,
@@ -215,15 +216,9 @@ async function cloneRights(
       detail: `Could not compare ${names.base} and ${names.clone}: ${error.message}`,
     };
   }
-  return drift.length > 0
-    ? {
-        check: 'clone rights',
-        status: 'warn',
-        detail: `${names.clone} cannot do exactly what ${names.base} can: ${drift.join('; ')}. The next setSecret brings it level; testSecret refuses to promote it until then`,
-      }
-    : {
-        check: 'clone rights',
-        status: 'pass',
-        detail: `${names.clone} acts as ${names.base} at login, with its memberships, settings, CONNECTION LIMIT and VALID UNTIL`,
-      };
+  return cloneRightsFinding(
+    names,
+    drift,
+    `acts as ${names.base} at login, with its memberships, settings, CONNECTION LIMIT and VALID UNTIL`,
+  );
 }
