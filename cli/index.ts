@@ -10,6 +10,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { bundlePath, FUNCTIONS, functionSpec, loadFunction, UsageError } from './functions';
+import { watchPasswords, write } from './output';
 import { formatReport, preflight } from './preflight';
 import { RunnerError, rotate } from './rotate';
 
@@ -122,7 +123,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     ({ command, values } = parseCommandLine(argv));
     if (command === 'help') {
-      process.stdout.write(`${USAGE}\n`);
+      write(process.stdout, `${USAGE}\n`);
       return 0;
     }
     if (command !== 'rotate' && command !== 'preflight') {
@@ -132,16 +133,18 @@ export async function main(argv: string[]): Promise<number> {
     applyEnvironment(values);
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    process.stderr.write(`rotation-lambdas: ${error.message}\n\n${USAGE}\n`);
+    write(process.stderr, `rotation-lambdas: ${error.message}\n\n${USAGE}\n`);
     return 2;
   }
   const secretId = values['secret-id'] as string;
   const client = new SecretsManagerClient(values.endpoint ? { endpoint: values.endpoint } : {});
+  watchPasswords(client);
   try {
     if (command === 'preflight') {
       if (values.function) functionSpec(values.function);
       const report = await preflight({ secretId, client, functionName: values.function });
-      process.stdout.write(
+      write(
+        process.stdout,
         values.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatReport(report)}\n`,
       );
       return report.result === 'pass' ? 0 : 1;
@@ -159,7 +162,7 @@ export async function main(argv: string[]): Promise<number> {
     const retryDelayMs = nonNegativeNumber(values['retry-delay'], 'retry-delay', 2) * 1000;
     const { handler, startRotation } = loadFunction(path);
     const out = values.json ? process.stderr : process.stdout;
-    const print = (line: string) => out.write(`${line}\n`);
+    const print = (line: string) => write(out, `${line}\n`);
     print(`Function ${values.function ?? path} (${path})`);
     const report = await rotate({
       secretId,
@@ -173,11 +176,11 @@ export async function main(argv: string[]): Promise<number> {
       print,
       verbose: values.verbose ?? false,
     });
-    if (values.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    if (values.json) write(process.stdout, `${JSON.stringify(report, null, 2)}\n`);
     return report.ok ? 0 : 1;
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`rotation-lambdas: ${error.message}\n`);
+      write(process.stderr, `rotation-lambdas: ${error.message}\n`);
       return 2;
     }
     const message =
@@ -186,7 +189,7 @@ export async function main(argv: string[]): Promise<number> {
         : error instanceof Error
           ? `${error.name}: ${error.message}`
           : String(error);
-    process.stderr.write(`rotation-lambdas: ${message}\n`);
+    write(process.stderr, `rotation-lambdas: ${message}\n`);
     return 1;
   } finally {
     client.destroy();
@@ -204,7 +207,7 @@ if (require.main === module) {
       setTimeout(() => process.exit(), 10_000).unref();
     },
     (error: unknown) => {
-      process.stderr.write(`rotation-lambdas: unexpected error: ${String(error)}\n`);
+      write(process.stderr, `rotation-lambdas: unexpected error: ${String(error)}\n`);
       process.exitCode = 1;
     },
   );

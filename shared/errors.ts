@@ -1,7 +1,7 @@
 /**
  * Every error this project throws on purpose. Messages name the secret, the version, the field or
- * the setting at fault and never a password; a driver error rides along as `cause`, already
- * scrubbed of every password the invocation has seen (see `redactError`).
+ * the setting at fault and never a password; a driver error rides along as `cause`, and output is
+ * scrubbed of every password the invocation has seen where it is written (see `../redaction`).
  */
 
 /** Base class of every deliberate error. */
@@ -92,29 +92,6 @@ export class UnsupportedServerError extends RotationError {}
 
 /** The database refused or failed a statement (privileges, syntax, state). */
 export class DatabaseStatementError extends RotationError {}
-
-/**
- * Returns `error` with every occurrence of the given secrets replaced in its message, its stack and
- * its cause chain. Used once, where an error leaves the handler, as a last line of defence: our own
- * messages never include a password, but a driver's might echo one back.
- */
-export function redactError(error: unknown, secrets: Iterable<string>): unknown {
-  const needles = [...new Set(secrets)]
-    .filter((s) => s.length > 0)
-    .sort((a, b) => b.length - a.length);
-  if (needles.length === 0) return error;
-  const scrub = (text: string): string =>
-    needles.reduce((t, n) => t.split(n).join('[REDACTED]'), text);
-  const seen = new Set<unknown>();
-  let current: unknown = error;
-  while (isErrorLike(current) && !seen.has(current)) {
-    seen.add(current);
-    current.message = scrub(current.message);
-    if (current.stack) current.stack = scrub(current.stack);
-    current = current.cause;
-  }
-  return error;
-}
 
 /**
  * `instanceof Error` is false for errors made in another realm (Node's own modules seen from a

@@ -274,7 +274,6 @@ function classifyConnectError(error: unknown, settings: ConnectionSettings): Rot
   const errno = (error as { errno?: unknown }).errno;
   const code = (error as { code?: unknown }).code;
   const message = isErrorLike(error) ? error.message : String(error);
-  scrubDriverError(error);
   if (typeof errno === 'number' && REJECTED_ERRNOS.has(errno)) {
     return new CredentialsRejectedError(`MySQL rejected the credentials of ${who}`, {
       cause: error,
@@ -322,13 +321,6 @@ function accountLocked(
     `MySQL refuses user "${settings.username}" at ${settings.host}:${settings.port}: the account is locked (${message}; error ${errno}). No further login is tried, since each would count as another failure: ${remedy}. Then retry the rotation.`,
     { cause },
   );
-}
-
-/** mysql2 attaches the failed statement's text to its errors; ours may hold a password. */
-function scrubDriverError(error: unknown): void {
-  if (typeof error === 'object' && error !== null && 'sql' in error) {
-    (error as { sql?: string }).sql = undefined;
-  }
 }
 
 type Row = RowDataPacket & Record<string, unknown>;
@@ -491,7 +483,6 @@ class MysqlSession implements DatabaseSession {
       });
       return Array.isArray(rows) ? rows : [];
     } catch (error) {
-      scrubDriverError(error);
       const errno = (error as { errno?: unknown }).errno;
       const seconds = this.settings.statementTimeoutMs / 1000;
       if ((error as { code?: unknown }).code === 'PROTOCOL_SEQUENCE_TIMEOUT') {

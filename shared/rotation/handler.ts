@@ -5,13 +5,13 @@ import {
   PendingCredentialsError,
   RotationDisabledError,
   RotationInProgressError,
-  redactError,
   SecretVersionMissingError,
   VersionNotFoundError,
   VersionNotPendingError,
 } from '../errors';
 import { logger } from '../logger';
 import { generatePassword, passwordAlphabet } from '../password';
+import { redactor } from '../redaction';
 import { SecretVersions } from '../secrets/secret-versions';
 import {
   AWSCURRENT,
@@ -80,7 +80,6 @@ async function invoke(
   const started = Date.now();
   if (context) logger.addContext(context);
   logger.appendKeys({ engine: engine.name, strategy: strategy.name });
-  const passwords = new Set<string>();
   try {
     const event = parseRotationEvent(rawEvent);
     logger.appendKeys({
@@ -109,16 +108,15 @@ async function invoke(
       strategy,
       port,
       start,
-    ).finally(() => {
-      for (const p of versions.passwords) passwords.add(p);
-    });
+    );
     logger.info('Rotation step succeeded', { outcome, durationMs: Date.now() - started });
   } catch (error) {
-    redactError(error, passwords);
     logger.error('Rotation step failed', { error, durationMs: Date.now() - started });
-    throw error;
+    // What leaves the handler is written too (Lambda logs it and returns it to the caller).
+    throw redactor.scrubDeep(error);
   } finally {
     logger.resetKeys();
+    redactor.clear();
   }
 }
 
@@ -216,7 +214,7 @@ async function createSecret(
   const current = await versions.current();
   const username = strategy.pendingUsername(current, engine, versions.secretId);
   const password = generatePassword(config.password);
-  versions.passwords.add(password);
+  redactor.add(password);
   const value = JSON.stringify({ ...current.fields, username, password });
   await port.putPending(versions.secretId, event.ClientRequestToken, value, event.RotationToken);
   return 'pending-created';

@@ -43,6 +43,17 @@ const MAX_ARN = 2048;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
+/** The `password` of a SecretString, if it is JSON with a string there; nothing is checked. */
+export function passwordIn(text: string | undefined): string | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const password = (JSON.parse(text) as { password?: unknown } | null)?.password;
+    return typeof password === 'string' ? password : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * Parses and checks one version's SecretString. Every failure is a SecretValueError naming the
  * secret, the label and the key at fault; no message ever includes a value, since any key might

@@ -5,7 +5,13 @@ import {
   SecretVersionMissingError,
 } from '../errors';
 import { logger } from '../logger';
-import { type DatabaseSecret, parseDatabaseSecret, type SecretShape } from './database-secret';
+import { redactor } from '../redaction';
+import {
+  type DatabaseSecret,
+  parseDatabaseSecret,
+  passwordIn,
+  type SecretShape,
+} from './database-secret';
 import {
   AWSCURRENT,
   AWSPENDING,
@@ -17,11 +23,9 @@ import {
 
 /**
  * The versions of one secret as one invocation sees them: each read at most once, parsed and
- * checked, and every password remembered so that errors can be scrubbed of them.
+ * checked, and every password handed to the redactor so that no output carries it.
  */
 export class SecretVersions {
-  /** Every password read during this invocation, including the master's. */
-  public readonly passwords = new Set<string>();
   private readonly cache = new Map<string, Promise<DatabaseSecret | undefined>>();
 
   public constructor(
@@ -95,6 +99,7 @@ export class SecretVersions {
         `The master secret ${masterArn} named by "masterarn" in secret ${this.secretId} does not exist or has no AWSCURRENT value`,
       );
     }
+    redactor.add(passwordIn(text));
     const secret = parseDatabaseSecret(
       text,
       { secretId: masterArn, label: AWSCURRENT },
@@ -103,7 +108,6 @@ export class SecretVersions {
         engineOptional: true,
       },
     );
-    this.remember(secret);
     logger.debug('Read secret version', { version: label });
     return secret;
   }
@@ -116,17 +120,13 @@ export class SecretVersions {
     if (!entry) {
       entry = this.port.getValue(this.secretId, selector).then((text) => {
         if (text === undefined) return undefined;
-        const secret = parseDatabaseSecret(text, { secretId: this.secretId, label }, this.shape);
-        this.remember(secret);
-        return secret;
+        // Before parsing: even a version that fails its checks must not be echoed anywhere.
+        redactor.add(passwordIn(text));
+        return parseDatabaseSecret(text, { secretId: this.secretId, label }, this.shape);
       });
       this.cache.set(label, entry);
     }
     return entry;
-  }
-
-  private remember(secret: DatabaseSecret): void {
-    this.passwords.add(secret.password);
   }
 }
 

@@ -6,6 +6,8 @@ import {
   ListSecretVersionIdsCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
+import mysql2 from 'mysql2';
+import { escapeLiteral } from 'pg';
 
 /**
  * Every password that any version of any secret held during the run, master secrets included,
@@ -58,27 +60,70 @@ export interface Leak {
   length: number;
 }
 
+/** The shortest run of a password's characters that counts as a leak (shorter ones: the whole). */
+export const LEAK_RUN = 12;
+
 /**
- * Looks for each password, as written and as JSON would escape it, in every file of `dir`.
- * Passwords shorter than 8 characters are skipped: they could match by chance.
+ * The forms a password takes where the drivers and serializers put it: as written, in a mysql2
+ * literal, in a PostgreSQL literal (pg's own escapeLiteral), SQL-standard quoted, URL-encoded, and
+ * each of those JSON-escaped once or twice. Built from the drivers themselves, not from the
+ * redactor under test.
+ */
+export function leakForms(password: string): string[] {
+  const inner = (quoted: string) => quoted.replace(/^ ?E?'/, '').replace(/'$/, '');
+  const json = (text: string) => JSON.stringify(text).slice(1, -1);
+  const base = [
+    password,
+    inner(mysql2.escape(password)),
+    inner(escapeLiteral(password)),
+    password.split("'").join("''"),
+    encodeURIComponent(password),
+  ];
+  return [...new Set(base.flatMap((form) => [form, json(form), json(json(form))]))];
+}
+
+/**
+ * Looks for every run of LEAK_RUN or more characters of each password, in any of its forms (whole
+ * when shorter), in every file of `dir`: a truncated or partial echo counts as a leak. Passwords
+ * shorter than 8 characters are skipped: they could match by chance. One leak is reported per run.
  */
 export function scanForLeaks(dir: string, passwords: Iterable<string>): Leak[] {
-  const needles = [
-    ...new Set(
-      [...passwords]
-        .filter((p) => p.length >= 8)
-        .flatMap((p) => [p, JSON.stringify(p).slice(1, -1)]),
-    ),
-  ];
+  const windows = new Map<number, Set<string>>();
+  for (const password of new Set(passwords)) {
+    if (password.length < 8) continue;
+    for (const form of leakForms(password)) {
+      const length = Math.min(LEAK_RUN, form.length);
+      const set = windows.get(length) ?? new Set<string>();
+      windows.set(length, set);
+      for (let at = 0; at + length <= form.length; at++) set.add(form.slice(at, at + length));
+    }
+  }
   const leaks: Leak[] = [];
   for (const name of readdirSync(dir)) {
     const lines = readFileSync(join(dir, name), 'utf8').split('\n');
     lines.forEach((text, index) => {
-      for (const needle of needles) {
-        const column = text.indexOf(needle);
-        if (column >= 0) leaks.push({ file: name, line: index + 1, column, length: needle.length });
+      for (const run of runsIn(text, windows)) {
+        leaks.push({ file: name, line: index + 1, column: run.start, length: run.end - run.start });
       }
     });
   }
   return leaks;
+}
+
+/** The maximal stretches of `text` covered by windows of the sets. */
+function runsIn(text: string, windows: Map<number, Set<string>>): { start: number; end: number }[] {
+  const hits: { start: number; end: number }[] = [];
+  for (const [length, set] of windows) {
+    for (let at = 0; at + length <= text.length; at++) {
+      if (set.has(text.slice(at, at + length))) hits.push({ start: at, end: at + length });
+    }
+  }
+  hits.sort((a, b) => a.start - b.start);
+  const runs: { start: number; end: number }[] = [];
+  for (const hit of hits) {
+    const last = runs.at(-1);
+    if (last && hit.start <= last.end) last.end = Math.max(last.end, hit.end);
+    else runs.push({ ...hit });
+  }
+  return runs;
 }
