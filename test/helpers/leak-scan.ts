@@ -88,16 +88,7 @@ export function leakForms(password: string): string[] {
  * shorter than 8 characters are skipped: they could match by chance. One leak is reported per run.
  */
 export function scanForLeaks(dir: string, passwords: Iterable<string>): Leak[] {
-  const windows = new Map<number, Set<string>>();
-  for (const password of new Set(passwords)) {
-    if (password.length < 8) continue;
-    for (const form of leakForms(password)) {
-      const length = Math.min(LEAK_RUN, form.length);
-      const set = windows.get(length) ?? new Set<string>();
-      windows.set(length, set);
-      for (let at = 0; at + length <= form.length; at++) set.add(form.slice(at, at + length));
-    }
-  }
+  const windows = leakWindows(passwords);
   const leaks: Leak[] = [];
   for (const name of readdirSync(dir)) {
     const lines = readFileSync(join(dir, name), 'utf8').split('\n');
@@ -108,6 +99,25 @@ export function scanForLeaks(dir: string, passwords: Iterable<string>): Leak[] {
     });
   }
   return leaks;
+}
+
+/** How many separate runs of the passwords (as scanForLeaks counts them) `text` holds. */
+export function leakRuns(text: string, passwords: Iterable<string>): number {
+  return runsIn(text, leakWindows(passwords)).length;
+}
+
+function leakWindows(passwords: Iterable<string>): Map<number, Set<string>> {
+  const windows = new Map<number, Set<string>>();
+  for (const password of new Set(passwords)) {
+    if (password.length < 8) continue;
+    for (const form of leakForms(password)) {
+      const length = Math.min(LEAK_RUN, form.length);
+      const set = windows.get(length) ?? new Set<string>();
+      windows.set(length, set);
+      for (let at = 0; at + length <= form.length; at++) set.add(form.slice(at, at + length));
+    }
+  }
+  return windows;
 }
 
 /** The maximal stretches of `text` covered by windows of the sets. */

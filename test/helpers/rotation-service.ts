@@ -89,6 +89,20 @@ export class RotationService {
     return this.invokeEvent(handler, { Step: step, SecretId: secretId, ClientRequestToken: token });
   }
 
+  /** Like `invoke`, but returns what the handler printed and threw instead of throwing. */
+  public async invokeCaptured(
+    handler: Handler,
+    step: string,
+    secretId: string,
+    token: string,
+  ): Promise<{ error?: unknown; output: string }> {
+    const run = await captureOutput(() =>
+      handler({ Step: step, SecretId: secretId, ClientRequestToken: token }),
+    );
+    appendFileSync(this.logFile, run.output);
+    return run;
+  }
+
   /** Invokes the handler with any event, capturing its output like `invoke`. */
   public async invokeEvent(handler: Handler, event: unknown): Promise<void> {
     const run = await captureOutput(() => handler(event));
