@@ -5,7 +5,7 @@
 export const buildOptions = {
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node22',
   format: 'cjs',
   minify: true,
   // Error class names (CredentialsRejectedError, …) must survive minification: logs and callers read them.

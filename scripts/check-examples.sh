@@ -65,7 +65,7 @@ role=$("$AWS" iam create-role --role-name stand-in --query Role.Arn --output tex
   --assume-role-policy-document '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}')
 python3 -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1], "w").writestr("index.js", "exports.handler = async () => {};")' "$work/stand-in.zip"
 function_arn=$("$AWS" lambda create-function --function-name rotation-lambdas-postgresql-single-user \
-  --runtime nodejs22.x --handler index.handler --role "$role" --zip-file "fileb://$work/stand-in.zip" \
+  --runtime nodejs24.x --handler index.handler --role "$role" --zip-file "fileb://$work/stand-in.zip" \
   --query FunctionArn --output text)
 cat >"$work/stand-in.yaml" <<'YAML'
 AWSTemplateFormatVersion: "2010-09-09"

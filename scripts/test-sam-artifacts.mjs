@@ -1,5 +1,6 @@
-// Runs the integration suites against `sam build`'s artifacts (.aws-sam/build), which are what
-// `sam deploy` uploads, after checking that each is byte for byte the bundle `npm run build` made.
+// Runs the unit and integration suites, the latter against `sam build`'s artifacts (.aws-sam/build),
+// which are what `sam deploy` uploads, after checking that each is byte for byte the bundle
+// `npm run build` made.
 // Usage, after `npm run build` and `sam build`: node scripts/test-sam-artifacts.mjs [jest args]
 // The suites run on the Node that runs this script.
 import { spawnSync } from 'node:child_process';
@@ -41,9 +42,13 @@ if (differences > 0) {
 
 const jest = join('node_modules', 'jest', 'bin', 'jest.js');
 const args = process.argv.slice(2);
-console.log(`\nIntegration suites on Node ${process.version} against ${linkDir}`);
-const result = spawnSync(process.execPath, [jest, '--selectProjects', 'integration', ...args], {
-  stdio: 'inherit',
-  env: { ...process.env, ROTATION_BUNDLE_DIR: linkDir },
-});
+console.log(`\nUnit and integration suites on Node ${process.version} against ${linkDir}`);
+const result = spawnSync(
+  process.execPath,
+  [jest, '--selectProjects', 'unit', 'integration', ...args],
+  {
+    stdio: 'inherit',
+    env: { ...process.env, ROTATION_BUNDLE_DIR: linkDir },
+  },
+);
 process.exit(result.status ?? 1);

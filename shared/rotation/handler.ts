@@ -47,7 +47,8 @@ export type RotationStarter = (request: StartRequest) => Promise<void>;
  * effect as running it once. It never starts a rotation: an event cannot ask it to.
  */
 export function createRotationHandler(options: RotationHandlerOptions): RotationHandler {
-  return (rawEvent, context) => invoke(options, rawEvent, context, false);
+  // An async function of (event, context): the only handler shape the nodejs24.x runtime accepts.
+  return async (rawEvent, context) => invoke(options, rawEvent, context, false);
 }
 
 /**

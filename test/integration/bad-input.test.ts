@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { CancelRotateSecretCommand, CreateSecretCommand } from '@aws-sdk/client-secrets-manager';
 import { escapeIdentifier as id, escapeLiteral as lit } from 'pg';
+import { FUNCTIONS } from '../../cli/functions';
 import { readEnvironment } from '../helpers/environment';
 import { setHandlerEnvironment } from '../helpers/handler-env';
 import { canLogIn, runAs, superuser, uniqueName } from '../helpers/postgres-client';
@@ -561,4 +562,15 @@ describe(`bad input (${cases.length} cases, against ${server.name})`, () => {
     );
     expect(clones).toHaveLength(0);
   });
+});
+
+describe('the handler each bundle exports', () => {
+  it.each([...FUNCTIONS.keys()])(
+    '%s: an async function of (event, context), the only shape nodejs24.x accepts',
+    (name) => {
+      const handler = loadBundle(name);
+      expect(handler.constructor.name).toBe('AsyncFunction');
+      expect(handler.length).toBeLessThanOrEqual(2);
+    },
+  );
 });

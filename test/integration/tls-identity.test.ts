@@ -1,6 +1,7 @@
 import { createServer, type Socket, connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { escapeIdentifier as id, escapeLiteral as lit } from 'pg';
+import { functionArgs, runCli } from '../helpers/cli-runner';
 import { readEnvironment } from '../helpers/environment';
 import { setHandlerEnvironment } from '../helpers/handler-env';
 import { mongoAdmin, mongoCanLogIn, mongoCommand } from '../helpers/mongo-client';
@@ -16,10 +17,8 @@ import { type Handler, loadBundle, RotationService } from '../helpers/rotation-s
  * accept it.
  */
 const env = readEnvironment();
-const service = new RotationService(
-  env.secretsManagerEndpoint,
-  join(env.runDir, 'captured-logs', `tls-identity-${process.pid}.log`),
-);
+const logFile = join(env.runDir, 'captured-logs', `tls-identity-${process.pid}.log`);
+const service = new RotationService(env.secretsManagerEndpoint, logFile);
 const saved = { ...process.env };
 afterAll(() => {
   process.env = saved;
@@ -66,6 +65,8 @@ interface Case {
   caFile: string | undefined;
   upstream: { host: string; port: number };
   handler: Handler;
+  /** The single-user function, by name (for the runner). */
+  fn: string;
   /** Creates the user; returns the secret's value, minus host and port. */
   createUser(username: string): Promise<Record<string, unknown>>;
   canLogIn(username: string, password: string): Promise<boolean>;
@@ -78,6 +79,7 @@ const cases: Case[] = [
       caFile: server.caFile,
       upstream: { host: server.host, port: server.port },
       handler: loadBundle('postgresql-single-user'),
+      fn: 'postgresql-single-user',
       async createUser(username) {
         await runAs(
           server,
@@ -95,6 +97,7 @@ const cases: Case[] = [
       caFile: server.caFile,
       upstream: { host: server.host, port: server.port },
       handler: loadBundle(`${server.flavor}-single-user`),
+      fn: `${server.flavor}-single-user`,
       async createUser(username) {
         await mysqlRun(
           server,
@@ -112,6 +115,7 @@ const cases: Case[] = [
       caFile: server.caFile,
       upstream: { host: server.host, port: server.port },
       handler: loadBundle('mongodb-single-user'),
+      fn: 'mongodb-single-user',
       async createUser(username) {
         await mongoCommand(server, mongoAdmin(server), 'admin', {
           createUser: username,
@@ -167,3 +171,62 @@ describe.each(cases.map((c) => [c.name, c] as const))('host names on %s', (_name
     expect(await c.canLogIn(username, PASSWORD)).toBe(false);
   });
 });
+
+/**
+ * A CA trusted only as a "system" root: Node started with --use-system-ca reads the system store,
+ * and SSL_CERT_FILE makes the test CA that store; NODE_EXTRA_CA_CERTS is unset. The rotation runs
+ * in the runner's child process, so Node starts with those settings as Lambda's would with
+ * NODE_OPTIONS. verify-ca must refuse the server (it trusts only the Amazon RDS authorities and
+ * NODE_EXTRA_CA_CERTS), and verify-full must accept it, the name matching. Without the system
+ * store, verify-full refuses it too: the store is what makes the difference.
+ */
+describe.each(cases.map((c) => [c.name, c] as const))(
+  'a CA trusted only as a system root, on %s',
+  (_name, c) => {
+    it('verify-ca refuses it and changes nothing; verify-full accepts it', async () => {
+      if (!c.caFile) throw new Error(`${c.name} has no test CA`);
+      const username = uniqueName('tlssys');
+      const value = await c.createUser(username);
+      const arn = await service.createSecret(uniqueName('secret'), { ...value, ...c.upstream });
+      const rotate = (mode: string, systemStore: boolean, extra: string[] = []) =>
+        runCli(
+          [
+            'rotate',
+            '--secret-id',
+            arn,
+            ...functionArgs(c.fn),
+            '--env',
+            `TLS_MODE=${mode}`,
+            '--retries',
+            '0',
+            '--endpoint',
+            env.secretsManagerEndpoint,
+            ...extra,
+          ],
+          logFile,
+          {
+            NODE_EXTRA_CA_CERTS: undefined,
+            NODE_OPTIONS: systemStore ? '--use-system-ca' : undefined,
+            SSL_CERT_FILE: systemStore ? c.caFile : undefined,
+          },
+        );
+      const refused = /certificate|self[- ]signed|unable to verify|issuer/i;
+
+      const unknownCa = await rotate('verify-full', false);
+      expect(unknownCa.status).toBe(1);
+      expect(`${unknownCa.stdout}${unknownCa.stderr}`).toMatch(refused);
+
+      const verifyCa = await rotate('verify-ca', true, ['--resume']);
+      expect(verifyCa.status).toBe(1);
+      expect(`${verifyCa.stdout}${verifyCa.stderr}`).toMatch(refused);
+      expect(await c.canLogIn(username, PASSWORD)).toBe(true);
+      expect((await service.value(arn, 'AWSCURRENT')).password).toBe(PASSWORD);
+
+      const verifyFull = await rotate('verify-full', true, ['--resume']);
+      expect(verifyFull.status).toBe(0);
+      const current = await service.value(arn, 'AWSCURRENT');
+      expect(await c.canLogIn(username, String(current.password))).toBe(true);
+      expect(await c.canLogIn(username, PASSWORD)).toBe(false);
+    }, 60_000);
+  },
+);

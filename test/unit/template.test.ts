@@ -161,11 +161,11 @@ describe('template.yaml functions', () => {
     expect(globals.Handler).toBe('index.handler');
   });
 
-  it('runs on nodejs22.x by default, nodejs20.x allowed, with a bundle target both can run', () => {
+  it('runs on nodejs24.x by default, nodejs22.x allowed (no nodejs20.x), with a bundle target both can run', () => {
     expect(globals.Runtime).toEqual(ref('Runtime'));
     const runtime = template.Parameters?.Runtime;
-    expect(runtime?.Default).toBe('nodejs22.x');
-    expect(runtime?.AllowedValues).toEqual(['nodejs22.x', 'nodejs20.x']);
+    expect(runtime?.Default).toBe('nodejs24.x');
+    expect(runtime?.AllowedValues).toEqual(['nodejs24.x', 'nodejs22.x']);
     const majors = ((runtime?.AllowedValues ?? []) as string[]).map((r) =>
       Number(/^nodejs(\d+)\.x$/.exec(r)?.[1]),
     );

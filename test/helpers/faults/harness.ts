@@ -224,7 +224,7 @@ export class PointRun {
         AWS_REGION: 'us-east-1',
         AWS_ACCESS_KEY_ID: 'test',
         AWS_SECRET_ACCESS_KEY: 'test',
-        AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs20.x',
+        AWS_EXECUTION_ENV: `AWS_Lambda_nodejs${process.versions.node.split('.')[0]}.x`,
         POWERTOOLS_LOG_LEVEL: 'DEBUG',
         DB_CONNECT_TIMEOUT_SECONDS: options.stall
           ? STALL_CONNECT_TIMEOUT_SECONDS
