@@ -121,8 +121,12 @@ export class Redactor {
     const target = value as Record<string, unknown>;
     for (const key of Object.getOwnPropertyNames(target)) {
       const descriptor = Object.getOwnPropertyDescriptor(target, key);
-      if (!descriptor || !('value' in descriptor)) continue; // accessors are left alone
-      const field = descriptor.value as unknown;
+      if (!descriptor) continue;
+      // Other accessors are left alone (a getter may do anything); an error's `stack` is one from
+      // Node 24 on (V8 keeps it as a getter and setter pair).
+      const stackAccessor = key === 'stack' && descriptor.get && descriptor.set;
+      if (!('value' in descriptor) && !stackAccessor) continue;
+      const field = (stackAccessor ? target[key] : descriptor.value) as unknown;
       if (typeof field === 'string') {
         const scrubbed = this.scrub(field);
         if (scrubbed !== field) {

@@ -145,6 +145,23 @@ describe('Redactor.scrubDeep', () => {
     expect(frozen.note).toBe('left alone');
     expect(p.scrubDeep(`a ${hostile}`)).toBe(`a ${REDACTED}`);
   });
+
+  it('scrubs a stack kept behind a getter and setter, as Node 24 keeps every error stack', () => {
+    const p = new Redactor();
+    p.add(hostile);
+    const error = new Error('x');
+    let stack = `Error: user "${hostile}"\n    at somewhere`;
+    Object.defineProperty(error, 'stack', {
+      get: () => stack,
+      set: (value: string) => {
+        stack = value;
+      },
+      configurable: true,
+      enumerable: false,
+    });
+    p.scrubDeep(error);
+    expect(stack).toBe(`Error: user "${REDACTED}"\n    at somewhere`);
+  });
 });
 
 describe('the logger (redaction where lines are written)', () => {
