@@ -95,9 +95,10 @@ interface FunctionResult {
   };
   latency: { rotations: number; medianMs: number; p95Ms: number; minMs: number };
   fleet: FleetResult[];
-  /** With NODE_OPTIONS=--enable-source-maps, as template.yaml deploys the functions. */
+  /** As template.yaml deploys the functions by default (SourceMaps=false). */
   peakRssMb: number;
-  peakRssWithoutSourceMapsMb: number;
+  /** With NODE_OPTIONS=--enable-source-maps (the template's SourceMaps=true). */
+  peakRssWithSourceMapsMb: number;
   rssAfterLoadMb: number;
 }
 
@@ -315,8 +316,8 @@ async function measure(
   };
   log(`  latency: median ${latency.medianMs} ms, p95 ${latency.p95Ms} ms`);
 
-  // Peak RSS of a Lambda-like process, as deployed (source maps on) and without source maps;
-  // the first run also counts the runner start mode's Secrets Manager calls.
+  // Peak RSS of a Lambda-like process, as deployed by default (no source maps) and with source
+  // maps; the first run also counts the runner start mode's Secrets Manager calls.
   const childEnv = {
     PATH: process.env.PATH,
     AWS_ACCESS_KEY_ID: 'bench',
@@ -329,11 +330,13 @@ async function measure(
   };
   const [rssSecret, plainSecret] = await target.createSecrets(2);
   smProxy.reset();
-  const rss = await peakRss(target.fn, rssSecret as string, childEnv, ['--enable-source-maps']);
+  const plain = await peakRss(target.fn, rssSecret as string, childEnv, []);
   const runnerCalls = perRotation(smProxy.snapshot(), RSS_ROTATIONS);
-  const plain = await peakRss(target.fn, plainSecret as string, childEnv, []);
+  const mapped = await peakRss(target.fn, plainSecret as string, childEnv, [
+    '--enable-source-maps',
+  ]);
   log(
-    `  peak RSS ${round(rss.maxRssKb / 1024)} MB (${round(plain.maxRssKb / 1024)} MB without source maps); runner start mode calls: ${JSON.stringify(runnerCalls)}`,
+    `  peak RSS ${round(plain.maxRssKb / 1024)} MB (${round(mapped.maxRssKb / 1024)} MB with source maps); runner start mode calls: ${JSON.stringify(runnerCalls)}`,
   );
 
   const fleetResults = await fleet(target, handler, service, sessionsLeft);
@@ -345,8 +348,8 @@ async function measure(
     secretsManagerCalls: { rotateSecretProtocol: protocolCalls, runnerStartMode: runnerCalls },
     latency,
     fleet: fleetResults,
-    peakRssMb: round(rss.maxRssKb / 1024),
-    peakRssWithoutSourceMapsMb: round(plain.maxRssKb / 1024),
+    peakRssMb: round(plain.maxRssKb / 1024),
+    peakRssWithSourceMapsMb: round(mapped.maxRssKb / 1024),
     rssAfterLoadMb: round(plain.afterLoadKb / 1024),
   };
 }
@@ -360,11 +363,11 @@ function markdown(results: FunctionResult[], baseline: { medianMs: number }): st
   };
   const calls = (c: Record<string, number>) => c.total ?? 0;
   const main = [
-    `| function | bundle bytes | cold start ms: median / p95 (source maps) | SM calls per rotation | rotation ms (median / p95) | ${FLEET_SIZES.map((n) => `fleet ${n}: wall / failures / peak conns / left open`).join(' | ')} | peak RSS MB (deployed / no source maps) |`,
+    `| function | bundle bytes | cold start ms: median / p95 (source maps) | SM calls per rotation | rotation ms (median / p95) | ${FLEET_SIZES.map((n) => `fleet ${n}: wall / failures / peak conns / left open`).join(' | ')} | peak RSS MB (deployed / with source maps) |`,
     `|---|--:|--:|--:|--:|${FLEET_SIZES.map(() => '--:|').join('')}--:|`,
     ...results.map(
       (r) =>
-        `| ${r.function} | ${r.bundleBytes} | ${r.coldStart.medianMs} / ${r.coldStart.p95Ms} (${r.coldStart.withSourceMaps.medianMs}) | ${calls(r.secretsManagerCalls.rotateSecretProtocol)} | ${r.latency.medianMs} / ${r.latency.p95Ms} | ${FLEET_SIZES.map((n) => fleetCell(r, n)).join(' | ')} | ${r.peakRssMb} / ${r.peakRssWithoutSourceMapsMb} |`,
+        `| ${r.function} | ${r.bundleBytes} | ${r.coldStart.medianMs} / ${r.coldStart.p95Ms} (${r.coldStart.withSourceMaps.medianMs}) | ${calls(r.secretsManagerCalls.rotateSecretProtocol)} | ${r.latency.medianMs} / ${r.latency.p95Ms} | ${FLEET_SIZES.map((n) => fleetCell(r, n)).join(' | ')} | ${r.peakRssMb} / ${r.peakRssWithSourceMapsMb} |`,
     ),
   ];
   const operations = [
@@ -382,7 +385,7 @@ function markdown(results: FunctionResult[], baseline: { medianMs: number }): st
     }),
   ];
   return [
-    `Cold start: a fresh \`node\` process loading the bundle and its handler, ${COLD_STARTS} runs, minus an empty process (median ${baseline.medianMs} ms); in brackets the median with \`--enable-source-maps\`, as deployed. Rotation: RotateSecret on moto + the four steps, ${ROTATIONS} runs after a warm-up. Fleet: fresh secrets, at most ${FLEET_CONCURRENCY} rotations in flight, all in one process (DB_CONNECT_TIMEOUT_SECONDS=${FLEET_CONNECT_TIMEOUT_SECONDS}), connections counted by a TCP proxy. Peak RSS: VmHWM of a process loading the bundle and running ${RSS_ROTATIONS} rotations, with \`NODE_OPTIONS=--enable-source-maps\` as template.yaml sets it, and without.`,
+    `Cold start: a fresh \`node\` process loading the bundle and its handler, ${COLD_STARTS} runs, minus an empty process (median ${baseline.medianMs} ms); in brackets the median with \`--enable-source-maps\` (template parameter SourceMaps=true). Rotation: RotateSecret on moto + the four steps, ${ROTATIONS} runs after a warm-up. Fleet: fresh secrets, at most ${FLEET_CONCURRENCY} rotations in flight, all in one process (DB_CONNECT_TIMEOUT_SECONDS=${FLEET_CONNECT_TIMEOUT_SECONDS}), connections counted by a TCP proxy. Peak RSS: VmHWM of a process loading the bundle and running ${RSS_ROTATIONS} rotations, as deployed by default, and with \`NODE_OPTIONS=--enable-source-maps\` (SourceMaps=true).`,
     '',
     ...main,
     '',

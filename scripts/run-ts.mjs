@@ -13,7 +13,7 @@ await build({
   entryPoints: [entry],
   bundle: true,
   platform: 'node',
-  target: 'node20',
+  target: 'node22',
   format: 'cjs',
   packages: 'external',
   outfile,

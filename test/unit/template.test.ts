@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { renderTemplate } from '../../scripts/template';
 import { readTemplate } from '../helpers/cloudformation';
 
 const root = join(__dirname, '..', '..');
@@ -173,7 +174,7 @@ describe('template.yaml functions', () => {
     expect(buildOptions().target).toBe(`node${oldest}`);
   });
 
-  it('sets architecture, memory, a timeout sized for a step, structured logs and source maps globally', () => {
+  it('sets architecture, memory, a timeout sized for a step, structured logs, and source maps only when asked', () => {
     expect(globals.Architectures).toEqual([ref('Architecture')]);
     expect(template.Parameters?.Architecture).toMatchObject({
       Default: 'arm64',
@@ -187,7 +188,16 @@ describe('template.yaml functions', () => {
       ApplicationLogLevel: ref('LogLevel'),
     });
     const variables = (globals.Environment as { Variables: Record<string, unknown> }).Variables;
-    expect(variables.NODE_OPTIONS).toContain('--enable-source-maps');
+    expect(variables.NODE_OPTIONS).toEqual({
+      'Fn::If': ['HasSourceMaps', '--enable-source-maps', noValue],
+    });
+    expect(template.Parameters?.SourceMaps).toMatchObject({
+      Default: 'false',
+      AllowedValues: ['true', 'false'],
+    });
+    expect(template.Conditions?.HasSourceMaps).toEqual({
+      'Fn::Equals': [ref('SourceMaps'), 'true'],
+    });
     expect(variables).toMatchObject({
       EXCLUDE_CHARACTERS: ref('ExcludeCharacters'),
       TLS_MODE: ref('TlsMode'),
@@ -447,6 +457,46 @@ describe('template.yaml, all resources', () => {
           comment: expect.stringMatching(/\w{3,}.*\w{3,}/),
         });
       }
+    }
+  });
+});
+
+describe('template.yaml, generated from one definition per function', () => {
+  it('is exactly what scripts/template.ts writes (run `npm run template` after a change)', () => {
+    expect(readFileSync(join(root, 'template.yaml'), 'utf8')).toBe(renderTemplate(buildOptions()));
+  });
+
+  it('keeps every logical ID, function name, output and export, so existing stacks update in place', () => {
+    const ids = Object.keys(resources).sort();
+    const perFunction = folders.flatMap((f) =>
+      ['LogGroup', 'Role', 'Function', 'SecretsPolicy', 'InvokePermission'].map(
+        (kind) => `${stem(f)}${kind}`,
+      ),
+    );
+    const shared = [
+      'SecretsKeyPolicy',
+      'MasterSecretsKeyPolicy',
+      'NetworkInterfacesPolicy',
+      ...['Postgresql', 'Mysql', 'Mariadb', 'Mongodb'].map((e) => `${e}MasterSecretsPolicy`),
+    ];
+    expect(ids).toEqual([...perFunction, ...shared].sort());
+    expect(folders).toEqual([
+      'mariadb-alternating-users',
+      'mariadb-single-user',
+      'mongodb-alternating-users',
+      'mongodb-single-user',
+      'mysql-alternating-users',
+      'mysql-single-user',
+      'postgresql-alternating-users',
+      'postgresql-single-user',
+    ]);
+    for (const folder of folders) {
+      const fn = resources[`${stem(folder)}Function`]?.Properties as Record<string, unknown>;
+      expect(fn.FunctionName).toEqual({ 'Fn::Sub': [`\${Prefix}-${folder}`, prefix] });
+      expect(template.Outputs?.[`${stem(folder)}FunctionArn`]).toMatchObject({
+        Value: getAtt(`${stem(folder)}Function`, 'Arn'),
+        Export: { Name: { 'Fn::Sub': `\${AWS::StackName}-${stem(folder)}FunctionArn` } },
+      });
     }
   });
 });
