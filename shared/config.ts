@@ -22,6 +22,12 @@ export interface RotationConfig {
    * with `RETAIN CURRENT PASSWORD`, so the old one keeps working until the next rotation.
    */
   retainCurrentPassword: boolean;
+  /**
+   * `USERNAME_CHARACTER_LIMIT` (unset by default), alternating users: the longest clone name
+   * createSecret may make, in characters, on top of the server's own limit (AWS's MySQL template
+   * reads it; users set 16 for old servers or proxies).
+   */
+  usernameCharacterLimit: number | undefined;
 }
 
 /** The options of Secrets Manager's GetRandomPassword, under AWS's environment variable names. */
@@ -76,6 +82,7 @@ export function loadConfig(
     connectTimeoutMs: integerSetting(env, 'DB_CONNECT_TIMEOUT_SECONDS', 5, 1, 600) * 1000,
     statementTimeoutMs: integerSetting(env, 'DB_STATEMENT_TIMEOUT_SECONDS', 15, 1, 600) * 1000,
     retainCurrentPassword: booleanSetting(env, 'RETAIN_CURRENT_PASSWORD', false),
+    usernameCharacterLimit: optionalIntegerSetting(env, 'USERNAME_CHARACTER_LIMIT', 1, 1024),
   };
 }
 
@@ -123,6 +130,17 @@ function integerSetting(
     );
   }
   return value;
+}
+
+function optionalIntegerSetting(
+  env: Env,
+  name: string,
+  min: number,
+  max: number,
+): number | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  return integerSetting(env, name, min, min, max);
 }
 
 function tlsModeSetting(env: Env): TlsMode {

@@ -213,7 +213,7 @@ async function createSecret(
 ): Promise<StepOutcome> {
   if (!starting && (await versions.pending())) return 'pending-exists';
   const current = await versions.current();
-  const username = strategy.pendingUsername(current, engine, versions.secretId);
+  const username = strategy.pendingUsername(current, engine, versions.secretId, config);
   const password = generatePassword(config.password);
   redactor.add(password);
   const value = JSON.stringify({ ...current.fields, username, password });

@@ -47,13 +47,21 @@ export function alternateUsername(username: string, limit: UsernameLimit): strin
 export const alternatingUsers: RotationStrategy = {
   name: 'alternating-users',
 
-  pendingUsername(current, engine, secretId) {
+  pendingUsername(current, engine, secretId, config) {
     if (!current.masterarn) {
       throw new SecretValueError(
         `Secret ${secretId} (AWSCURRENT) has no "masterarn" key: alternating-users needs the ARN of the master secret that creates and alters "${baseUsername(current.username)}${CLONE_SUFFIX}"`,
       );
     }
-    return alternateUsername(current.username, engine.usernameLimit);
+    const pending = alternateUsername(current.username, engine.usernameLimit);
+    const limit = config.usernameCharacterLimit;
+    const length = [...pending].length;
+    if (limit !== undefined && pending !== baseUsername(current.username) && length > limit) {
+      throw new UsernameTooLongError(
+        `The alternate username "${pending}" is ${length} characters, longer than USERNAME_CHARACTER_LIMIT (${limit}): shorten username "${baseUsername(current.username)}" to ${limit - CLONE_SUFFIX.length} characters or less, or raise the setting`,
+      );
+    }
+    return pending;
   },
 
   async setSecret({ engine, config, versions }) {

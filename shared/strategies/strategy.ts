@@ -29,7 +29,12 @@ export interface RotationStrategy {
    * Checks that the current secret suits the strategy and returns the username the pending
    * version will hold. Runs in createSecret before anything is written.
    */
-  pendingUsername(current: DatabaseSecret, engine: DatabaseEngine, secretId: string): string;
+  pendingUsername(
+    current: DatabaseSecret,
+    engine: DatabaseEngine,
+    secretId: string,
+    config: RotationConfig,
+  ): string;
   setSecret(context: StepContext): Promise<StepOutcome>;
   testSecret(context: StepContext): Promise<StepOutcome>;
 }

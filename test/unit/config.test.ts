@@ -17,6 +17,7 @@ describe('loadConfig', () => {
       connectTimeoutMs: 5000,
       statementTimeoutMs: 15_000,
       retainCurrentPassword: false,
+      usernameCharacterLimit: undefined,
     });
   });
 
@@ -34,6 +35,7 @@ describe('loadConfig', () => {
       DB_CONNECT_TIMEOUT_SECONDS: '12',
       DB_STATEMENT_TIMEOUT_SECONDS: '20',
       RETAIN_CURRENT_PASSWORD: 'yes',
+      USERNAME_CHARACTER_LIMIT: '16',
     });
     expect(config).toEqual({
       secretsManagerEndpoint: 'http://127.0.0.1:5000',
@@ -50,6 +52,7 @@ describe('loadConfig', () => {
       connectTimeoutMs: 12_000,
       statementTimeoutMs: 20_000,
       retainCurrentPassword: true,
+      usernameCharacterLimit: 16,
     });
   });
 
@@ -58,6 +61,8 @@ describe('loadConfig', () => {
     [{ PASSWORD_LENGTH: '7' }, 'PASSWORD_LENGTH'],
     [{ PASSWORD_LENGTH: '-32' }, 'PASSWORD_LENGTH'],
     [{ PASSWORD_LENGTH: '4097' }, 'PASSWORD_LENGTH'],
+    [{ USERNAME_CHARACTER_LIMIT: 'sixteen' }, 'USERNAME_CHARACTER_LIMIT'],
+    [{ USERNAME_CHARACTER_LIMIT: '0' }, 'USERNAME_CHARACTER_LIMIT'],
     [{ EXCLUDE_NUMBERS: 'ture' }, 'EXCLUDE_NUMBERS'],
     [{ REQUIRE_EACH_INCLUDED_TYPE: 'maybe' }, 'REQUIRE_EACH_INCLUDED_TYPE'],
     [{ TLS_MODE: 'prefer' }, 'TLS_MODE'],

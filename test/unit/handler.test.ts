@@ -506,6 +506,41 @@ describe('alternating-users', () => {
     expect(sm.value(arn, 'AWSPENDING')).toBeUndefined();
   });
 
+  it('honours USERNAME_CHARACTER_LIMIT on the clone name, before writing anything', async () => {
+    const make = (username: string) => {
+      db.users.set(username, 'pw-123456789');
+      return sm.create(username, {
+        engine: 'fake',
+        host: 'h',
+        username,
+        password: 'pw-123456789',
+        masterarn: 'm',
+      });
+    };
+    process.env.USERNAME_CHARACTER_LIMIT = '16';
+    try {
+      // app_ten_ch + _clone is 16 characters: allowed; one more is refused, naming the setting.
+      const fits = make('app_ten_ch');
+      sm.startRotation(fits, TOKEN);
+      await step(alternatingUsers, 'createSecret', fits);
+      expect(sm.value(fits, 'AWSPENDING')?.username).toBe('app_ten_ch_clone');
+      const long = make('app_eleven1');
+      sm.startRotation(long, TOKEN);
+      await expect(step(alternatingUsers, 'createSecret', long)).rejects.toMatchObject({
+        name: 'UsernameTooLongError',
+        message: expect.stringContaining('USERNAME_CHARACTER_LIMIT (16)'),
+      });
+      expect(sm.value(long, 'AWSPENDING')).toBeUndefined();
+      // Going back from the clone to the base name is never refused.
+      const clone = make('app_eleven1_clone');
+      sm.startRotation(clone, TOKEN);
+      await step(alternatingUsers, 'createSecret', clone);
+      expect(sm.value(clone, 'AWSPENDING')?.username).toBe('app_eleven1');
+    } finally {
+      delete process.env.USERNAME_CHARACTER_LIMIT;
+    }
+  });
+
   it('requires AWSCURRENT to log in before the master acts', async () => {
     const { arn } = secrets();
     sm.startRotation(arn, TOKEN);
