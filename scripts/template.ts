@@ -68,14 +68,22 @@ function enginePolicy(engine: ReturnType<typeof engineOf>): string {
     Type: AWS::IAM::ManagedPolicy
     Condition: Has${engine.id}MasterSecrets
     Properties:
-      Description: Lets ${engine.name}-alternating-users read the named master secrets, and no other function.
+      Description: Lets ${engine.name}-alternating-users read the named master secrets (and find the database of one RDS manages), and no other function.
       PolicyDocument:
         Version: "2012-10-17"
         Statement:
           - Sid: ReadNamedMasterSecrets
             Effect: Allow
-            Action: secretsmanager:GetSecretValue
-            Resource: !Ref ${engine.id}MasterSecretArns`;
+            # DescribeSecret reads the tags of a master secret that RDS manages.
+            Action: [secretsmanager:GetSecretValue, secretsmanager:DescribeSecret]
+            Resource: !Ref ${engine.id}MasterSecretArns
+          - Sid: FindTheDatabaseOfAnRdsManagedMasterSecret
+            Effect: Allow
+            # DocumentDB answers under rds: too.
+            Action: [rds:DescribeDBInstances, rds:DescribeDBClusters]
+            Resource:
+              - !Sub arn:\${AWS::Partition}:rds:\${AWS::Region}:\${AWS::AccountId}:db:*
+              - !Sub arn:\${AWS::Partition}:rds:\${AWS::Region}:\${AWS::AccountId}:cluster:*`;
 }
 
 /** The Metadata block `sam build` reads: scripts/build-options.mjs, in SAM's spelling. */

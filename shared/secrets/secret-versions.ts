@@ -12,6 +12,7 @@ import {
   passwordIn,
   type SecretShape,
 } from './database-secret';
+import { MANAGED_CLUSTER_TAG, MANAGED_INSTANCE_TAG, managedDatabase } from './rds';
 import {
   AWSCURRENT,
   AWSPENDING,
@@ -101,7 +102,7 @@ export class SecretVersions {
     }
     redactor.add(passwordIn(text));
     const secret = parseDatabaseSecret(
-      text,
+      await this.withManagedLocation(masterArn, text),
       { secretId: masterArn, label: AWSCURRENT },
       this.shape,
       {
@@ -110,6 +111,39 @@ export class SecretVersions {
     );
     logger.debug('Read secret version', { version: label });
     return secret;
+  }
+
+  /**
+   * A master secret that RDS manages holds only `username` and `password`: its server is the
+   * database its system tags name, at the endpoint RDS gives for it (a cluster's writer), and never
+   * a host from a secret anyone could write. Any other master secret is returned as it is.
+   */
+  private async withManagedLocation(masterArn: string, text: string): Promise<string> {
+    let fields: Record<string, unknown>;
+    try {
+      fields = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      return text; // the parser names the problem
+    }
+    if (typeof fields !== 'object' || fields === null || 'host' in fields) return text;
+    const metadata = await this.port.describe(masterArn);
+    const database = await managedDatabase(masterArn, metadata.tags);
+    if (!database) {
+      throw new MasterSecretError(
+        `The master secret ${masterArn} named by "masterarn" in secret ${this.secretId} has no "host", and RDS does not manage it (no ${MANAGED_INSTANCE_TAG} or ${MANAGED_CLUSTER_TAG} tag): add the master's "host" and "port"`,
+      );
+    }
+    if (!this.shape.secretEngines.includes(database.engine)) {
+      throw new MasterSecretError(
+        `The master secret ${masterArn} belongs to ${database.arn}, a "${database.engine}" database, but this function rotates ${this.shape.secretEngines.join('/')} secrets`,
+      );
+    }
+    return JSON.stringify({
+      ...fields,
+      host: database.host,
+      port: database.port,
+      engine: fields.engine ?? database.engine,
+    });
   }
 
   private read(

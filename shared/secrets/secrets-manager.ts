@@ -18,6 +18,8 @@ export interface SecretMetadata {
   rotationEnabled: boolean | undefined;
   /** Version id → staging labels. */
   versions: ReadonlyMap<string, readonly string[]>;
+  /** Tag key → value (RDS marks the master secrets it manages with `aws:rds:…` tags). */
+  tags: ReadonlyMap<string, string>;
 }
 
 export const AWSCURRENT = 'AWSCURRENT';
@@ -76,6 +78,7 @@ export class SecretsManagerPort {
       arn: out.ARN ?? secretId,
       rotationEnabled: out.RotationEnabled,
       versions: new Map(Object.entries(out.VersionIdsToStages ?? {})),
+      tags: new Map((out.Tags ?? []).map((t) => [t.Key ?? '', t.Value ?? ''])),
     };
   }
 

@@ -17,6 +17,7 @@ interface Version {
 
 interface Secret {
   arn: string;
+  tags: Record<string, string>;
   rotationEnabled: boolean | undefined;
   versions: Map<string, Version>;
 }
@@ -39,6 +40,7 @@ export class FakeSecretsManager {
         VersionIdsToStages: Object.fromEntries(
           [...secret.versions].map(([id, v]) => [id, [...v.stages]]),
         ),
+        Tags: Object.entries(secret.tags).map(([Key, Value]) => ({ Key, Value })),
       };
     });
     this.mock.on(GetSecretValueCommand).callsFake(({ SecretId, VersionId, VersionStage }) => {
@@ -128,10 +130,15 @@ export class FakeSecretsManager {
   }
 
   /** Creates a secret whose AWSCURRENT holds `value`; returns its ARN. */
-  public create(name: string, value: unknown, options: { rotationEnabled?: boolean } = {}): string {
+  public create(
+    name: string,
+    value: unknown,
+    options: { rotationEnabled?: boolean; tags?: Record<string, string> } = {},
+  ): string {
     const arn = `arn:aws:secretsmanager:us-east-1:123456789012:secret:${name}-AbCdEf`;
     const secret: Secret = {
       arn,
+      tags: options.tags ?? {},
       rotationEnabled: options.rotationEnabled ?? true,
       versions: new Map(),
     };

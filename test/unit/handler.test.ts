@@ -1,3 +1,9 @@
+import {
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
+  RDSClient,
+} from '@aws-sdk/client-rds';
+import { mockClient } from 'aws-sdk-client-mock';
 import { createRotationHandler } from '../../shared/rotation/handler';
 import { alternatingUsers } from '../../shared/strategies/alternating-users';
 import { singleUser } from '../../shared/strategies/single-user';
@@ -679,6 +685,84 @@ describe('edge cases', () => {
     await expect(step(singleUser, 'createSecret', arn)).rejects.toMatchObject({
       name: 'SecretValueError',
       message: expect.stringContaining('binary'),
+    });
+  });
+
+  describe('a master secret that RDS manages (only username and password)', () => {
+    const INSTANCE = 'arn:aws:rds:us-east-1:123456789012:db:prod';
+    const CLUSTER = 'arn:aws:rds:us-east-1:123456789012:cluster:prod';
+    const rds = mockClient(RDSClient);
+    afterEach(() => rds.reset());
+    afterAll(() => rds.restore());
+
+    function managedMaster(tag: string, arn: string): string {
+      db.users.set('admin', 'master-password-1');
+      return sm.create(
+        'managed',
+        { username: 'admin', password: 'master-password-1' },
+        { tags: { [tag]: arn } },
+      );
+    }
+    const instance = (host: string, Engine = 'fake', Port = 1234) =>
+      rds
+        .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: INSTANCE })
+        .resolves({ DBInstances: [{ Endpoint: { Address: host, Port }, Engine }] });
+
+    it('finds the server through its RDS tag and RDS (instance), and rotates', async () => {
+      instance('db.example');
+      const master = managedMaster('aws:rds:primaryDBInstanceArn', INSTANCE);
+      const arn = userSecret({ masterarn: master });
+      await rotate(alternatingUsers, arn);
+      expect(db.users.get('app_clone')).toBe(sm.value(arn, 'AWSCURRENT')?.password);
+      expect(db.logins.some((l) => l.username === 'admin')).toBe(true);
+    });
+
+    it("takes a cluster's writer endpoint (Aurora, DocumentDB)", async () => {
+      rds
+        .on(DescribeDBClustersCommand, { DBClusterIdentifier: CLUSTER })
+        .resolves({ DBClusters: [{ Endpoint: 'db.example', Port: 1234, Engine: 'fake-aurora' }] });
+      const master = managedMaster('aws:rds:primaryDBClusterArn', CLUSTER);
+      const arn = userSecret({ masterarn: master });
+      await rotate(alternatingUsers, arn);
+      expect(db.users.get('app_clone')).toBe(sm.value(arn, 'AWSCURRENT')?.password);
+    });
+
+    it.each([
+      ['on another server', () => instance('other.example'), /same server/],
+      ['of another engine family', () => instance('db.example', 'mysql'), /"mysql" database/],
+      [
+        'whose database RDS will not describe',
+        () => {
+          rds
+            .on(DescribeDBInstancesCommand)
+            .rejects(Object.assign(new Error('not authorized'), { name: 'AccessDenied' }));
+        },
+        /rds:DescribeDBInstances on it failed: AccessDenied/,
+      ],
+    ])('refuses a managed master %s, and never logs in as it', async (_, setUp, message) => {
+      setUp();
+      const master = managedMaster('aws:rds:primaryDBInstanceArn', INSTANCE);
+      const arn = userSecret({ masterarn: master });
+      sm.startRotation(arn, TOKEN);
+      await step(alternatingUsers, 'createSecret', arn);
+      await expect(step(alternatingUsers, 'setSecret', arn)).rejects.toMatchObject({
+        name: 'MasterSecretError',
+        message: expect.stringMatching(message),
+      });
+      expect(db.logins.some((l) => l.username === 'admin')).toBe(false);
+    });
+
+    it('refuses a master secret with no host that RDS does not manage, saying what to add', async () => {
+      db.users.set('admin', 'master-password-1');
+      const master = sm.create('hostless', { username: 'admin', password: 'master-password-1' });
+      const arn = userSecret({ masterarn: master });
+      sm.startRotation(arn, TOKEN);
+      await step(alternatingUsers, 'createSecret', arn);
+      await expect(step(alternatingUsers, 'setSecret', arn)).rejects.toMatchObject({
+        name: 'MasterSecretError',
+        message: expect.stringContaining('has no "host", and RDS does not manage it'),
+      });
+      expect(rds.calls()).toHaveLength(0);
     });
   });
 

@@ -316,12 +316,33 @@ describe.each(folders.map((folder) => [folder]))('%s', (folder) => {
       statement: {
         Sid: 'ReadNamedMasterSecrets',
         Effect: 'Allow',
-        Action: 'secretsmanager:GetSecretValue',
+        Action: ['secretsmanager:GetSecretValue', 'secretsmanager:DescribeSecret'],
         Resource: ref(`${engine}MasterSecretArns`),
       },
       when: [`Has${engine}MasterSecrets`],
     };
     expect(bySid(grants)).toEqual(alternating ? [readMasters, rotate] : [rotate]);
+  });
+
+  it('may describe RDS databases only as alternating users given master secrets, in this account and region', () => {
+    const grants = grantsOf(`${id}Role`).filter(({ statement }) =>
+      actionsOf(statement).some((a) => a.startsWith('rds:')),
+    );
+    const engine = stem(folder.split('-')[0] as string);
+    const arnOf = (kind: string) => ({
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Fn::Sub syntax
+      'Fn::Sub': `arn:\${AWS::Partition}:rds:\${AWS::Region}:\${AWS::AccountId}:${kind}:*`,
+    });
+    const describe = {
+      statement: {
+        Sid: 'FindTheDatabaseOfAnRdsManagedMasterSecret',
+        Effect: 'Allow',
+        Action: ['rds:DescribeDBInstances', 'rds:DescribeDBClusters'],
+        Resource: [arnOf('db'), arnOf('cluster')],
+      },
+      when: [`Has${engine}MasterSecrets`],
+    };
+    expect(grants).toEqual(alternating ? [describe] : []);
   });
 
   it('may use KMS keys only when given, and only through Secrets Manager', () => {
@@ -369,7 +390,11 @@ describe.each(folders.map((folder) => [folder]))('%s', (folder) => {
     const services = new Set(
       grants.flatMap(({ statement }) => actionsOf(statement).map((a) => a.split(':')[0])),
     );
-    expect([...services].sort()).toEqual(['ec2', 'kms', 'logs', 'secretsmanager']);
+    expect([...services].sort()).toEqual(
+      alternating
+        ? ['ec2', 'kms', 'logs', 'rds', 'secretsmanager']
+        : ['ec2', 'kms', 'logs', 'secretsmanager'],
+    );
   });
 
   it('may be invoked by Secrets Manager of this account only', () => {

@@ -1,0 +1,83 @@
+import {
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
+  RDSClient,
+} from '@aws-sdk/client-rds';
+import { isErrorLike, MasterSecretError } from '../errors';
+
+/**
+ * The system tags RDS puts on a master secret it manages (`ManageMasterUserPassword`). Tags whose
+ * key starts with `aws:` can be set only by AWS, so they say which database the secret belongs to
+ * in a way no user of the account can forge.
+ */
+export const MANAGED_INSTANCE_TAG = 'aws:rds:primaryDBInstanceArn';
+export const MANAGED_CLUSTER_TAG = 'aws:rds:primaryDBClusterArn';
+
+/** Where RDS says a managed master secret's database is: its writer endpoint. */
+export interface ManagedDatabase {
+  host: string;
+  port: number;
+  /** RDS's engine name: `postgres`, `aurora-postgresql`, `mysql`, `aurora-mysql`, `mariadb`, `docdb`. */
+  engine: string;
+  /** The instance or cluster ARN, from the tag. */
+  arn: string;
+}
+
+let client: RDSClient | undefined;
+
+/**
+ * One RDS client per execution environment. Its endpoint is the SDK's own choice: the region's,
+ * or `AWS_ENDPOINT_URL_RDS` / `AWS_ENDPOINT_URL` where set (VPC endpoints, emulators).
+ */
+function rds(): RDSClient {
+  client ??= new RDSClient({});
+  return client;
+}
+
+/**
+ * The database an RDS-managed master secret belongs to, from its system tags and RDS's own answer:
+ * for an instance, its endpoint; for a cluster (Aurora, DocumentDB), its writer endpoint.
+ * `undefined` when the tags name no database: the secret is not managed by RDS.
+ */
+export async function managedDatabase(
+  masterArn: string,
+  tags: ReadonlyMap<string, string>,
+  rdsClient: RDSClient = rds(),
+): Promise<ManagedDatabase | undefined> {
+  const instanceArn = tags.get(MANAGED_INSTANCE_TAG);
+  const clusterArn = tags.get(MANAGED_CLUSTER_TAG);
+  const arn = instanceArn ?? clusterArn;
+  if (!arn) return undefined;
+  const call = instanceArn ? 'rds:DescribeDBInstances' : 'rds:DescribeDBClusters';
+  let found: { host?: string; port?: number; engine?: string } | undefined;
+  try {
+    if (instanceArn) {
+      const out = await rdsClient.send(
+        new DescribeDBInstancesCommand({ DBInstanceIdentifier: instanceArn }),
+      );
+      const instance = out.DBInstances?.[0];
+      found = instance && {
+        host: instance.Endpoint?.Address,
+        port: instance.Endpoint?.Port,
+        engine: instance.Engine,
+      };
+    } else {
+      const out = await rdsClient.send(
+        new DescribeDBClustersCommand({ DBClusterIdentifier: clusterArn }),
+      );
+      const cluster = out.DBClusters?.[0];
+      found = cluster && { host: cluster.Endpoint, port: cluster.Port, engine: cluster.Engine };
+    }
+  } catch (error) {
+    throw new MasterSecretError(
+      `The master secret ${masterArn} is managed by RDS for ${arn}, but ${call} on it failed: ${isErrorLike(error) ? `${error.name}: ${error.message}` : String(error)}. The function's role needs ${call} on that database`,
+      { cause: error },
+    );
+  }
+  if (!found?.host || !found.port || !found.engine) {
+    throw new MasterSecretError(
+      `The master secret ${masterArn} is managed by RDS for ${arn}, but ${call} gave no endpoint for it (the database may be creating, or deleted)`,
+    );
+  }
+  return { host: found.host, port: found.port, engine: found.engine, arn };
+}
