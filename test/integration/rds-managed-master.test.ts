@@ -32,6 +32,11 @@ const rds = new RDSClient({
 
 /** Database identifier → the address its endpoint is rewritten to. */
 const addresses = new Map<string, string>();
+/**
+ * Database identifier → the engine name RDS would report. moto 5.2 has no DocumentDB: a `docdb`
+ * cluster is made as `aurora-postgresql` there, and its answers are given DocumentDB's engine name.
+ */
+const engineNames = new Map<string, string>();
 let proxy: Server;
 let proxyUrl: string;
 
@@ -52,15 +57,19 @@ beforeAll(async () => {
         answer.on('end', () => {
           // <Address>id.xxxx.rds.amazonaws.com</Address> (instances), <Endpoint>id.cluster-….</Endpoint>
           // and <ReaderEndpoint> (clusters): the host part names the database identifier.
-          const body = Buffer.concat(chunks)
-            .toString('utf8')
-            .replace(
-              /<(Address|Endpoint|ReaderEndpoint)>([a-z0-9-]+)\.[^<]*<\/\1>/g,
-              (all, tag, name) => {
-                const address = addresses.get(name);
-                return address ? `<${tag}>${address}</${tag}>` : all;
-              },
-            );
+          let body = Buffer.concat(chunks).toString('utf8');
+          for (const [identifier, engine] of engineNames) {
+            if (body.includes(`<DBClusterIdentifier>${identifier}</DBClusterIdentifier>`)) {
+              body = body.replace(/<Engine>[^<]*<\/Engine>/g, `<Engine>${engine}</Engine>`);
+            }
+          }
+          body = body.replace(
+            /<(Address|Endpoint|ReaderEndpoint)>([a-z0-9-]+)\.[^<]*<\/\1>/g,
+            (all, tag, name) => {
+              const address = addresses.get(name);
+              return address ? `<${tag}>${address}</${tag}>` : all;
+            },
+          );
           const headers = { ...answer.headers, 'content-length': String(Buffer.byteLength(body)) };
           outgoing.writeHead(answer.statusCode ?? 500, headers);
           outgoing.end(body);
@@ -79,6 +88,12 @@ afterAll(async () => {
   await new Promise<void>((resolve) => proxy.close(() => resolve()));
 });
 
+const ENGINE_VERSIONS: Record<string, string> = {
+  postgres: '16.4',
+  mysql: '8.0.39',
+  mariadb: '10.11.9',
+};
+
 /** Creates the database in moto's RDS, managed master secret and all; returns that secret. */
 async function managedMaster(
   kind: 'instance' | 'cluster',
@@ -89,6 +104,7 @@ async function managedMaster(
 ): Promise<string> {
   const identifier = uniqueName(`db-${kind}`).replace(/_/g, '-');
   addresses.set(identifier, address);
+  if (engine === 'docdb') engineNames.set(identifier, engine);
   let secretArn: string | undefined;
   if (kind === 'instance') {
     const input: CreateDBInstanceCommandInput = {
@@ -99,6 +115,8 @@ async function managedMaster(
       MasterUsername: master.username,
       ManageMasterUserPassword: true,
       Port: port,
+      // moto knows no default version for every engine (none for mariadb).
+      EngineVersion: ENGINE_VERSIONS[engine],
     };
     secretArn = (await rds.send(new CreateDBInstanceCommand(input))).DBInstance?.MasterUserSecret
       ?.SecretArn;
@@ -107,7 +125,7 @@ async function managedMaster(
       await rds.send(
         new CreateDBClusterCommand({
           DBClusterIdentifier: identifier,
-          Engine: engine,
+          Engine: engine === 'docdb' ? 'aurora-postgresql' : engine,
           MasterUsername: master.username,
           ManageMasterUserPassword: true,
           Port: port,
