@@ -12,7 +12,7 @@ import {
   passwordIn,
   type SecretShape,
 } from './database-secret';
-import { MANAGED_CLUSTER_TAG, MANAGED_INSTANCE_TAG, managedDatabase } from './rds';
+import { MANAGED_CLUSTER_TAG, MANAGED_INSTANCE_TAG, type ManagedDatabase } from './rds-tags';
 import {
   AWSCURRENT,
   AWSPENDING,
@@ -83,7 +83,7 @@ export class SecretVersions {
   }
 
   /** AWSCURRENT of the master secret named by `masterarn`; its `engine` key may be absent. */
-  public async master(masterArn: string): Promise<DatabaseSecret> {
+  public async master(masterArn: string, locate?: MasterLocator): Promise<DatabaseSecret> {
     const label = `master secret ${masterArn} AWSCURRENT`;
     let text: string | undefined;
     try {
@@ -102,7 +102,7 @@ export class SecretVersions {
     }
     redactor.add(passwordIn(text));
     const secret = parseDatabaseSecret(
-      await this.withManagedLocation(masterArn, text),
+      locate ? await this.withManagedLocation(masterArn, text, locate) : text,
       { secretId: masterArn, label: AWSCURRENT },
       this.shape,
       {
@@ -118,7 +118,11 @@ export class SecretVersions {
    * database its system tags name, at the endpoint RDS gives for it (a cluster's writer), and never
    * a host from a secret anyone could write. Any other master secret is returned as it is.
    */
-  private async withManagedLocation(masterArn: string, text: string): Promise<string> {
+  private async withManagedLocation(
+    masterArn: string,
+    text: string,
+    locate: MasterLocator,
+  ): Promise<string> {
     let fields: Record<string, unknown>;
     try {
       fields = JSON.parse(text) as Record<string, unknown>;
@@ -127,7 +131,7 @@ export class SecretVersions {
     }
     if (typeof fields !== 'object' || fields === null || 'host' in fields) return text;
     const metadata = await this.port.describe(masterArn);
-    const database = await managedDatabase(masterArn, metadata.tags);
+    const database = await locate(masterArn, metadata.tags);
     if (!database) {
       throw new MasterSecretError(
         `The master secret ${masterArn} named by "masterarn" in secret ${this.secretId} has no "host", and RDS does not manage it (no ${MANAGED_INSTANCE_TAG} or ${MANAGED_CLUSTER_TAG} tag): add the master's "host" and "port"`,
@@ -163,6 +167,16 @@ export class SecretVersions {
     return entry;
   }
 }
+
+/**
+ * Finds the database of a master secret from its tags (RDS's, see `./rds`), or `undefined` when
+ * the tags name none. Passed in by the strategy that reads master secrets, so that functions
+ * without one carry no RDS client.
+ */
+export type MasterLocator = (
+  masterArn: string,
+  tags: ReadonlyMap<string, string>,
+) => Promise<ManagedDatabase | undefined>;
 
 function errorName(error: unknown): string {
   return isErrorLike(error) ? error.name : 'unknown error';

@@ -7,6 +7,7 @@ import {
   UsernameTooLongError,
 } from '../errors';
 import type { DatabaseSecret } from '../secrets/database-secret';
+import { managedDatabase } from '../secrets/rds';
 import { checkPendingTarget, requirePending, sameServer } from './pending';
 import { plainTextHint, tryLogin, withSession } from './sessions';
 import type { RotationStrategy, StepContext } from './strategy';
@@ -153,7 +154,7 @@ async function masterSession(
   if (!masterArn) {
     throw new SecretValueError(`Secret ${versions.secretId} (AWSCURRENT) has no "masterarn" key`);
   }
-  const stored = await versions.master(masterArn);
+  const stored = await versions.master(masterArn, managedDatabase);
   // A master secret may omit `engine`; it is the same server as the user's.
   const master = stored.engine ? stored : { ...stored, engine: current.engine };
   if (!sameServer(master, current)) {

@@ -330,7 +330,6 @@ describe.each(folders.map((folder) => [folder]))('%s', (folder) => {
     );
     const engine = stem(folder.split('-')[0] as string);
     const arnOf = (kind: string) => ({
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: CloudFormation's Fn::Sub syntax
       'Fn::Sub': `arn:\${AWS::Partition}:rds:\${AWS::Region}:\${AWS::AccountId}:${kind}:*`,
     });
     const describe = {

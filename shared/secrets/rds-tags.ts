@@ -1,0 +1,17 @@
+/**
+ * The system tags RDS puts on a master secret it manages (`ManageMasterUserPassword`). Tags whose
+ * key starts with `aws:` can be set only by AWS, so they say which database the secret belongs to
+ * in a way no user of the account can forge.
+ */
+export const MANAGED_INSTANCE_TAG = 'aws:rds:primaryDBInstanceArn';
+export const MANAGED_CLUSTER_TAG = 'aws:rds:primaryDBClusterArn';
+
+/** Where RDS says a managed master secret's database is: its writer endpoint. */
+export interface ManagedDatabase {
+  host: string;
+  port: number;
+  /** RDS's engine name: `postgres`, `aurora-postgresql`, `mysql`, `aurora-mysql`, `mariadb`, `docdb`. */
+  engine: string;
+  /** The instance or cluster ARN, from the tag. */
+  arn: string;
+}
