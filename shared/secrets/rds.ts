@@ -1,10 +1,9 @@
-import {
-  DescribeDBClustersCommand,
-  DescribeDBInstancesCommand,
-  RDSClient,
-} from '@aws-sdk/client-rds';
+import type { RDSClient } from '@aws-sdk/client-rds';
 import { isErrorLike, MasterSecretError } from '../errors';
 import { MANAGED_CLUSTER_TAG, MANAGED_INSTANCE_TAG, type ManagedDatabase } from './rds-tags';
+
+/** The RDS SDK, loaded on first use: most rotations never ask RDS, and it costs ~15 MB. */
+const sdk = () => import('@aws-sdk/client-rds');
 
 let client: RDSClient | undefined;
 
@@ -12,8 +11,11 @@ let client: RDSClient | undefined;
  * One RDS client per execution environment. Its endpoint is the SDK's own choice: the region's,
  * or `AWS_ENDPOINT_URL_RDS` / `AWS_ENDPOINT_URL` where set (VPC endpoints, emulators).
  */
-function rds(): RDSClient {
-  client ??= new RDSClient({});
+async function rds(): Promise<RDSClient> {
+  if (!client) {
+    const { RDSClient } = await sdk();
+    client = new RDSClient({});
+  }
   return client;
 }
 
@@ -25,7 +27,7 @@ function rds(): RDSClient {
 export async function managedDatabase(
   masterArn: string,
   tags: ReadonlyMap<string, string>,
-  rdsClient: RDSClient = rds(),
+  rdsClient?: RDSClient,
 ): Promise<ManagedDatabase | undefined> {
   const instanceArn = tags.get(MANAGED_INSTANCE_TAG);
   const clusterArn = tags.get(MANAGED_CLUSTER_TAG);
@@ -34,8 +36,10 @@ export async function managedDatabase(
   const call = instanceArn ? 'rds:DescribeDBInstances' : 'rds:DescribeDBClusters';
   let found: { host?: string; port?: number; engine?: string } | undefined;
   try {
+    const { DescribeDBClustersCommand, DescribeDBInstancesCommand } = await sdk();
+    const client = rdsClient ?? (await rds());
     if (instanceArn) {
-      const out = await rdsClient.send(
+      const out = await client.send(
         new DescribeDBInstancesCommand({ DBInstanceIdentifier: instanceArn }),
       );
       const instance = out.DBInstances?.[0];
@@ -45,7 +49,7 @@ export async function managedDatabase(
         engine: instance.Engine,
       };
     } else {
-      const out = await rdsClient.send(
+      const out = await client.send(
         new DescribeDBClustersCommand({ DBClusterIdentifier: clusterArn }),
       );
       const cluster = out.DBClusters?.[0];
