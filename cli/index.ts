@@ -9,6 +9,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { logger } from '../shared/logger';
 import { bundlePath, FUNCTIONS, functionSpec, loadFunction, UsageError } from './functions';
 import { watchPasswords, write } from './output';
 import { formatReport, preflight } from './preflight';
@@ -136,6 +137,9 @@ export async function main(argv: string[]): Promise<number> {
     write(process.stderr, `rotation-lambdas: ${error.message}\n\n${USAGE}\n`);
     return 2;
   }
+  // The shared code preflight runs (reading secrets) logs as a function would; the runner speaks
+  // through its own report instead, so that `--json` output stays one JSON document.
+  logger.setLogLevel('SILENT');
   const secretId = values['secret-id'] as string;
   const client = new SecretsManagerClient(values.endpoint ? { endpoint: values.endpoint } : {});
   watchPasswords(client);

@@ -25,6 +25,9 @@ import {
 import { CHARACTER_CLASSES, passwordAlphabet } from '../shared/password';
 import { recoveryAdvice } from '../shared/rotation/recovery';
 import { type DatabaseSecret, parseDatabaseSecret } from '../shared/secrets/database-secret';
+import { managedDatabase } from '../shared/secrets/rds';
+import { SecretVersions } from '../shared/secrets/secret-versions';
+import { SecretsManagerPort } from '../shared/secrets/secrets-manager';
 import {
   alternateUsername,
   baseUsername,
@@ -271,7 +274,7 @@ async function runChecks(
     if (!alternating || !secret.masterarn) return;
 
     // Alternating users: the master secret, its login, and its privileges.
-    master = await readMaster(client, secret, secret.masterarn, engine, add);
+    master = await readMaster(client, arn, secret, secret.masterarn, engine, add);
     if (!master) return;
     const masterLogin = await login(engine, master, config, 'master', add);
     if (!masterLogin) return;
@@ -489,38 +492,24 @@ function reportTls(
 
 async function readMaster(
   client: SecretsManagerClient,
+  arn: string,
   secret: DatabaseSecret,
   masterArn: string,
   engine: FunctionSpec['engine'],
   add: Add,
 ): Promise<DatabaseSecret | undefined> {
-  let text: string | undefined;
+  // Read as the function reads it: a master secret RDS manages is located through RDS.
+  const versions = new SecretVersions(new SecretsManagerPort(client), arn, '', engine);
+  let master: DatabaseSecret;
   try {
-    text = (
-      await client.send(
-        new GetSecretValueCommand({ SecretId: masterArn, VersionStage: 'AWSCURRENT' }),
-      )
-    ).SecretString;
+    master = await versions.master(masterArn, managedDatabase);
   } catch (error) {
     add(
       'master',
       'secret',
       'fail',
-      `Cannot read the master secret ${masterArn}: ${describeError(error)}. (This check uses your credentials; the function's role needs secretsmanager:GetSecretValue on it too)`,
+      `${describeError(error)}. (This check uses your credentials; the function's role needs the same access)`,
     );
-    return undefined;
-  }
-  if (text === undefined) {
-    add('master', 'secret', 'fail', `The master secret ${masterArn} holds a binary value`);
-    return undefined;
-  }
-  let master: DatabaseSecret;
-  try {
-    master = parseDatabaseSecret(text, { secretId: masterArn, label: 'AWSCURRENT' }, engine, {
-      engineOptional: true,
-    });
-  } catch (error) {
-    add('master', 'secret', 'fail', describeError(error));
     return undefined;
   }
   const withEngine = master.engine ? master : { ...master, engine: secret.engine };

@@ -7,6 +7,8 @@ import {
 } from '@aws-sdk/client-rds';
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
 import { escapeIdentifier as id, escapeLiteral as pgLit } from 'pg';
+import type { PreflightReport } from '../../cli/preflight';
+import { runCli } from '../helpers/cli-runner';
 import type { MongoServer, MysqlServer, PostgresServer } from '../helpers/environment';
 import { setHandlerEnvironment } from '../helpers/handler-env';
 import { mongoAdmin, mongoCanLogIn, mongoCommand } from '../helpers/mongo-client';
@@ -24,6 +26,7 @@ import { suiteContext } from '../helpers/suite-context';
  * creation); the functions reach it through the SDK's own AWS_ENDPOINT_URL_RDS.
  */
 const { env, service } = suiteContext('rds-managed-master');
+const logFile = `${env.runDir}/captured-logs/rds-managed-master-cli-${process.pid}.log`;
 const rds = new RDSClient({
   endpoint: env.secretsManagerEndpoint,
   region: 'us-east-1',
@@ -262,6 +265,24 @@ describe.each(kinds)(
       const current = await service.value(arn, 'AWSCURRENT');
       expect(current.username).toBe(`${base.username}_clone`);
       expect(await c.canLogIn(String(current.username), String(current.password))).toBe(true);
+
+      // preflight reads the master secret as the function does, through RDS.
+      const run = await runCli(
+        [
+          'preflight',
+          '--secret-id',
+          arn,
+          '--json',
+          '--endpoint',
+          env.secretsManagerEndpoint,
+          ...(c.server.caFile ? ['--ca-file', c.server.caFile] : []),
+        ],
+        logFile,
+        { AWS_ENDPOINT_URL_RDS: proxyUrl },
+      );
+      const report = JSON.parse(run.stdout) as PreflightReport;
+      const check = report.checks.find((x) => x.section === 'master' && x.check === 'secret');
+      expect(check).toMatchObject({ status: 'pass' });
     });
 
     it("refuses when RDS puts the master's database elsewhere, and never logs in as the master", async () => {
