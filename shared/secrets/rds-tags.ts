@@ -14,4 +14,14 @@ export interface ManagedDatabase {
   engine: string;
   /** The instance or cluster ARN, from the tag. */
   arn: string;
+  /**
+   * Where a user's secret may point instead, reading what the writer wrote, as RDS reports them:
+   * the instance's read replicas, or the cluster's reader endpoint and its non-writer members.
+   */
+  readers: Endpoint[];
+}
+
+export interface Endpoint {
+  host: string;
+  port: number;
 }

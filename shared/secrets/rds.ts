@@ -1,6 +1,11 @@
 import type { RDSClient } from '@aws-sdk/client-rds';
 import { isErrorLike, MasterSecretError } from '../errors';
-import { MANAGED_CLUSTER_TAG, MANAGED_INSTANCE_TAG, type ManagedDatabase } from './rds-tags';
+import {
+  type Endpoint,
+  MANAGED_CLUSTER_TAG,
+  MANAGED_INSTANCE_TAG,
+  type ManagedDatabase,
+} from './rds-tags';
 
 /** The RDS SDK, loaded on first use: most rotations never ask RDS, and it costs ~15 MB. */
 const sdk = () => import('@aws-sdk/client-rds');
@@ -35,9 +40,19 @@ export async function managedDatabase(
   if (!arn) return undefined;
   const call = instanceArn ? 'rds:DescribeDBInstances' : 'rds:DescribeDBClusters';
   let found: { host?: string; port?: number; engine?: string } | undefined;
+  const readers: Endpoint[] = [];
   try {
     const { DescribeDBClustersCommand, DescribeDBInstancesCommand } = await sdk();
     const client = rdsClient ?? (await rds());
+    const instanceEndpoint = async (identifier: string): Promise<Endpoint | undefined> => {
+      const out = await client.send(
+        new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier }),
+      );
+      const endpoint = out.DBInstances?.[0]?.Endpoint;
+      return endpoint?.Address && endpoint.Port
+        ? { host: endpoint.Address, port: endpoint.Port }
+        : undefined;
+    };
     if (instanceArn) {
       const out = await client.send(
         new DescribeDBInstancesCommand({ DBInstanceIdentifier: instanceArn }),
@@ -48,12 +63,24 @@ export async function managedDatabase(
         port: instance.Endpoint?.Port,
         engine: instance.Engine,
       };
+      for (const replica of instance?.ReadReplicaDBInstanceIdentifiers ?? []) {
+        const endpoint = await instanceEndpoint(replica);
+        if (endpoint) readers.push(endpoint);
+      }
     } else {
       const out = await client.send(
         new DescribeDBClustersCommand({ DBClusterIdentifier: clusterArn }),
       );
       const cluster = out.DBClusters?.[0];
       found = cluster && { host: cluster.Endpoint, port: cluster.Port, engine: cluster.Engine };
+      if (cluster?.ReaderEndpoint && cluster.Port) {
+        readers.push({ host: cluster.ReaderEndpoint, port: cluster.Port });
+      }
+      for (const member of cluster?.DBClusterMembers ?? []) {
+        if (member.IsClusterWriter || !member.DBInstanceIdentifier) continue;
+        const endpoint = await instanceEndpoint(member.DBInstanceIdentifier);
+        if (endpoint) readers.push(endpoint);
+      }
     }
   } catch (error) {
     throw new MasterSecretError(
@@ -66,5 +93,5 @@ export async function managedDatabase(
       `The master secret ${masterArn} is managed by RDS for ${arn}, but ${call} gave no endpoint for it (the database may be creating, or deleted)`,
     );
   }
-  return { host: found.host, port: found.port, engine: found.engine, arn };
+  return { host: found.host, port: found.port, engine: found.engine, arn, readers };
 }

@@ -12,7 +12,12 @@ import {
   passwordIn,
   type SecretShape,
 } from './database-secret';
-import { MANAGED_CLUSTER_TAG, MANAGED_INSTANCE_TAG, type ManagedDatabase } from './rds-tags';
+import {
+  type Endpoint,
+  MANAGED_CLUSTER_TAG,
+  MANAGED_INSTANCE_TAG,
+  type ManagedDatabase,
+} from './rds-tags';
 import {
   AWSCURRENT,
   AWSPENDING,
@@ -28,6 +33,9 @@ import {
  */
 export class SecretVersions {
   private readonly cache = new Map<string, Promise<DatabaseSecret | undefined>>();
+  /** Master secret ARN → where user secrets may point instead of the master's host (RDS readers). */
+  private readonly masterReaders = new Map<string, readonly Endpoint[]>();
+  private readonly masters = new Map<string, Promise<DatabaseSecret>>();
 
   public constructor(
     private readonly port: SecretsManagerPort,
@@ -82,8 +90,25 @@ export class SecretVersions {
     }
   }
 
+  /**
+   * The read replicas and readers of an RDS-managed master's database, as RDS reported them when
+   * `master` read it; empty for any other master secret.
+   */
+  public readersOf(masterArn: string): readonly Endpoint[] {
+    return this.masterReaders.get(masterArn) ?? [];
+  }
+
   /** AWSCURRENT of the master secret named by `masterarn`; its `engine` key may be absent. */
-  public async master(masterArn: string, locate?: MasterLocator): Promise<DatabaseSecret> {
+  public master(masterArn: string, locate?: MasterLocator): Promise<DatabaseSecret> {
+    let entry = this.masters.get(masterArn);
+    if (!entry) {
+      entry = this.readMaster(masterArn, locate);
+      this.masters.set(masterArn, entry);
+    }
+    return entry;
+  }
+
+  private async readMaster(masterArn: string, locate?: MasterLocator): Promise<DatabaseSecret> {
     const label = `master secret ${masterArn} AWSCURRENT`;
     let text: string | undefined;
     try {
@@ -142,6 +167,7 @@ export class SecretVersions {
         `The master secret ${masterArn} belongs to ${database.arn}, a "${database.engine}" database, but this function rotates ${this.shape.secretEngines.join('/')} secrets`,
       );
     }
+    this.masterReaders.set(masterArn, database.readers);
     return JSON.stringify({
       ...fields,
       host: database.host,

@@ -119,7 +119,9 @@ export const alternatingUsers: RotationStrategy = {
    * same way.
    */
   async testSecret(context) {
-    const outcome = await testPendingSecret(context);
+    // On a read replica or Aurora reader, the password set on the writer arrives a little later.
+    const onReader = await userOnReader(context);
+    const outcome = await testPendingSecret(context, onReader ? REPLICA_RETRY_DELAYS_MS : []);
     const { engine, versions } = context;
     const current = await versions.current();
     const probe = await withSession(await masterSession(context, current), async (s) => {
@@ -143,6 +145,30 @@ export const alternatingUsers: RotationStrategy = {
 };
 
 /**
+ * Waits between test logins on a read replica or reader: each failed login may count against
+ * the clone under a failed-login policy, so there are few, spread over about four seconds.
+ */
+const REPLICA_RETRY_DELAYS_MS = [1000, 3000];
+
+/** True when the user's secret names a read replica or reader of its RDS-managed master. */
+function isReaderOf(
+  versions: StepContext['versions'],
+  masterArn: string,
+  current: DatabaseSecret,
+): boolean {
+  return versions
+    .readersOf(masterArn)
+    .some((r) => r.host.toLowerCase() === current.host.toLowerCase() && r.port === current.port);
+}
+
+async function userOnReader({ versions }: StepContext): Promise<boolean> {
+  const current = await versions.current();
+  if (!current.masterarn) return false;
+  await versions.master(current.masterarn, managedDatabase);
+  return isReaderOf(versions, current.masterarn, current);
+}
+
+/**
  * Logs in as the master named by the current secret's `masterarn`, after checking that it names
  * the same server, so the master password is never sent anywhere else.
  */
@@ -157,9 +183,9 @@ async function masterSession(
   const stored = await versions.master(masterArn, managedDatabase);
   // A master secret may omit `engine`; it is the same server as the user's.
   const master = stored.engine ? stored : { ...stored, engine: current.engine };
-  if (!sameServer(master, current)) {
+  if (!sameServer(master, current) && !isReaderOf(versions, masterArn, current)) {
     throw new MasterSecretError(
-      `The master secret ${masterArn} is for ${master.host}:${master.port}, but secret ${versions.secretId} is for ${current.host}:${current.port}; they must name the same server`,
+      `The master secret ${masterArn} is for ${master.host}:${master.port}, but secret ${versions.secretId} is for ${current.host}:${current.port}; they must name the same server${versions.readersOf(masterArn).length > 0 ? ', or one of its read replicas or readers as RDS reports them' : ''}`,
     );
   }
   // The master logs in to its own database (for MongoDB, its authentication database).

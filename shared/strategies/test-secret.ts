@@ -8,18 +8,23 @@ import type { StepContext, StepOutcome } from './strategy';
  * configuration; if the pending version has no value then, the current credentials are tested,
  * which is what that check can prove.
  */
-export async function testPendingSecret({
-  engine,
-  config,
-  versions,
-}: StepContext): Promise<StepOutcome> {
+export async function testPendingSecret(
+  { engine, config, versions }: StepContext,
+  /** Waits before each further login, for a read replica that may lag behind its writer. */
+  retryDelaysMs: readonly number[] = [],
+): Promise<StepOutcome> {
   const pending = await versions.pending();
   if (!pending) {
     const current = await versions.current();
     await withSession(await openSession(engine, current, config), (s) => s.ping());
     return 'current-tested';
   }
-  const session = await tryLogin(engine, pending, config);
+  let session = await tryLogin(engine, pending, config);
+  for (const delay of retryDelaysMs) {
+    if (session) break;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    session = await tryLogin(engine, pending, config);
+  }
   if (!session) {
     throw new PendingCredentialsError(
       `The database rejected the AWSPENDING credentials (user "${pending.username}") of secret ${versions.secretId} version ${versions.token}: setSecret has not applied them`,

@@ -37,6 +37,8 @@ export class FakeDatabase {
   public lockAfter: number | undefined = undefined;
   /** Checks the password changeOwnPassword replaces, as MySQL 8.0.13+'s REPLACE does. */
   public checksReplace = false;
+  /** A read replica behind its writer: the next `logins` logins at `host` are refused. */
+  public lagOn: { host: string; logins: number } | undefined = undefined;
 
   public readonly engine: DatabaseEngine = {
     name: 'fake',
@@ -60,6 +62,10 @@ export class FakeDatabase {
       throw new DatabaseUnreachableError('certificate verify failed', { tlsFailure: true });
     }
     const user = settings.username;
+    if (this.lagOn && settings.host === this.lagOn.host && this.lagOn.logins > 0) {
+      this.lagOn.logins -= 1;
+      throw new CredentialsRejectedError(`replica ${settings.host} has not caught up`);
+    }
     const failures = this.failedLogins.get(user) ?? 0;
     if (this.lockAfter !== undefined && failures >= this.lockAfter) {
       throw new AccountLockedError(`${user} is locked after ${failures} failed logins`);

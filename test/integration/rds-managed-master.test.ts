@@ -3,6 +3,7 @@ import {
   CreateDBClusterCommand,
   CreateDBInstanceCommand,
   type CreateDBInstanceCommandInput,
+  CreateDBInstanceReadReplicaCommand,
   RDSClient,
 } from '@aws-sdk/client-rds';
 import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
@@ -35,6 +36,8 @@ const rds = new RDSClient({
 
 /** Database identifier → the address its endpoint is rewritten to. */
 const addresses = new Map<string, string>();
+/** Cluster identifier → the address its reader endpoint is rewritten to. */
+const readerAddresses = new Map<string, string>();
 /**
  * Database identifier → the engine name RDS would report. moto 5.2 has no DocumentDB: a `docdb`
  * cluster is made as `aurora-postgresql` there, and its answers are given DocumentDB's engine name.
@@ -69,7 +72,7 @@ beforeAll(async () => {
           body = body.replace(
             /<(Address|Endpoint|ReaderEndpoint)>([a-z0-9-]+)\.[^<]*<\/\1>/g,
             (all, tag, name) => {
-              const address = addresses.get(name);
+              const address = (tag === 'ReaderEndpoint' ? readerAddresses : addresses).get(name);
               return address ? `<${tag}>${address}</${tag}>` : all;
             },
           );
@@ -104,9 +107,12 @@ async function managedMaster(
   port: number,
   address: string,
   master: { username: string; password: string },
+  /** Where the instance's read replica, or the cluster's reader endpoint, is made to point. */
+  readerAddress?: string,
 ): Promise<string> {
   const identifier = uniqueName(`db-${kind}`).replace(/_/g, '-');
   addresses.set(identifier, address);
+  if (readerAddress && kind === 'cluster') readerAddresses.set(identifier, readerAddress);
   if (engine === 'docdb') engineNames.set(identifier, engine);
   let secretArn: string | undefined;
   if (kind === 'instance') {
@@ -141,6 +147,17 @@ async function managedMaster(
   await service.client.send(
     new PutSecretValueCommand({ SecretId: secretArn, SecretString: JSON.stringify(master) }),
   );
+  if (readerAddress && kind === 'instance') {
+    const replica = `${identifier}-replica`;
+    addresses.set(replica, readerAddress);
+    await rds.send(
+      new CreateDBInstanceReadReplicaCommand({
+        DBInstanceIdentifier: replica,
+        SourceDBInstanceIdentifier: identifier,
+        DBInstanceClass: 'db.t3.micro',
+      }),
+    );
+  }
   return secretArn;
 }
 
@@ -283,6 +300,28 @@ describe.each(kinds)(
       const report = JSON.parse(run.stdout) as PreflightReport;
       const check = report.checks.find((x) => x.section === 'master' && x.check === 'secret');
       expect(check).toMatchObject({ status: 'pass' });
+    });
+
+    it('accepts a user secret on a read replica or reader; the change is made on the writer', async () => {
+      setHandlerEnvironment(env, c.server.caFile, { AWS_ENDPOINT_URL_RDS: proxyUrl });
+      const { master, base } = await c.createUsers();
+      // The writer is the server at its address; its replica or reader, the same server by name.
+      const masterArn = await managedMaster(
+        kind,
+        rdsEngine,
+        c.server.port,
+        c.server.host,
+        master,
+        'localhost',
+      );
+      const arn = await service.createSecret(uniqueName('secret'), {
+        ...userSecret(base, masterArn),
+        host: 'localhost',
+      });
+      await service.rotate(handler, arn);
+      const current = await service.value(arn, 'AWSCURRENT');
+      expect(current).toMatchObject({ username: `${base.username}_clone`, host: 'localhost' });
+      expect(await c.canLogIn(String(current.username), String(current.password))).toBe(true);
     });
 
     it("refuses when RDS puts the master's database elsewhere, and never logs in as the master", async () => {

@@ -717,6 +717,63 @@ describe('edge cases', () => {
       expect(db.logins.some((l) => l.username === 'admin')).toBe(true);
     });
 
+    it('accepts a user secret on a read replica of the master instance; the master works on the writer', async () => {
+      rds
+        .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: INSTANCE })
+        .resolves({
+          DBInstances: [
+            {
+              Endpoint: { Address: 'db.example', Port: 1234 },
+              Engine: 'fake',
+              ReadReplicaDBInstanceIdentifiers: ['prod-replica'],
+            },
+          ],
+        })
+        .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'prod-replica' })
+        .resolves({ DBInstances: [{ Endpoint: { Address: 'replica.example', Port: 1234 } }] });
+      const master = managedMaster('aws:rds:primaryDBInstanceArn', INSTANCE);
+      const arn = userSecret({ masterarn: master, host: 'replica.example' });
+      await rotate(alternatingUsers, arn);
+      expect(db.users.get('app_clone')).toBe(sm.value(arn, 'AWSCURRENT')?.password);
+    });
+
+    it.each([
+      [2, 'passes once the replica catches up (two refusals, three logins)', undefined],
+      [
+        3,
+        'fails without promoting when it is still behind after three logins',
+        'PendingCredentialsError',
+      ],
+    ])(
+      'on a lagging replica, testSecret %s: %s',
+      async (refusals, _, error) => {
+        rds
+          .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: INSTANCE })
+          .resolves({
+            DBInstances: [
+              {
+                Endpoint: { Address: 'db.example', Port: 1234 },
+                Engine: 'fake',
+                ReadReplicaDBInstanceIdentifiers: ['prod-replica'],
+              },
+            ],
+          })
+          .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'prod-replica' })
+          .resolves({ DBInstances: [{ Endpoint: { Address: 'replica.example', Port: 1234 } }] });
+        const master = managedMaster('aws:rds:primaryDBInstanceArn', INSTANCE);
+        const arn = userSecret({ masterarn: master, host: 'replica.example' });
+        sm.startRotation(arn, TOKEN);
+        await step(alternatingUsers, 'createSecret', arn);
+        await step(alternatingUsers, 'setSecret', arn);
+        db.lagOn = { host: 'replica.example', logins: refusals };
+        const test = step(alternatingUsers, 'testSecret', arn);
+        if (error) await expect(test).rejects.toMatchObject({ name: error });
+        else await test;
+        expect(db.lagOn.logins).toBe(0);
+      },
+      15_000,
+    );
+
     it("takes a cluster's writer endpoint (Aurora, DocumentDB)", async () => {
       rds
         .on(DescribeDBClustersCommand, { DBClusterIdentifier: CLUSTER })
