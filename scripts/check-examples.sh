@@ -4,7 +4,7 @@
 #   cdk/             npm ci; tsc --noEmit (strict); synth; cfn-lint of the synthesized template
 #   terraform/       terraform fmt -check; init from the machine's provider mirror; validate; apply
 #                    against moto (python-hcl2 only parses it where terraform is absent)
-#   aws-cli/         bash -n; shellcheck; a run against moto
+#   aws-cli/         bash -n; shellcheck; runs against moto (attach, and the migration guide's switch)
 # moto stands in for AWS: a stand-in function, and a stand-in rotation-lambdas stack that exports
 # its ARN as PostgresqlSingleUserFunctionArn, as the real stack does.
 set -euo pipefail
@@ -102,6 +102,51 @@ bash -n examples/aws-cli/attach-rotation.sh
 "$AWS" secretsmanager create-secret --name cli-example --secret-string '{"engine": "postgres"}' >/dev/null
 PATH="$(dirname "$AWS"):$PATH" bash examples/aws-cli/attach-rotation.sh cli-example
 expect_rotation cli-example
+
+echo "-- aws-cli/switch-from-aws-template.sh (the README's migration guide): shellcheck, runs against moto"
+bash -n examples/aws-cli/switch-from-aws-template.sh
+"$SHELLCHECK" examples/aws-cli/switch-from-aws-template.sh
+# A secret rotated every 7 days by a stand-in for AWS's SAR function moves over, schedule and all
+# (moto keeps AutomaticallyAfterDays, not ScheduleExpression).
+aws_function=$("$AWS" lambda create-function --function-name SecretsManagerRDSPostgreSQLRotationSingleUser \
+  --runtime python3.12 --handler lambda_function.lambda_handler --role "$role" \
+  --zip-file "fileb://$work/stand-in.zip" --query FunctionArn --output text)
+"$AWS" secretsmanager create-secret --name switch-example --secret-string '{"engine": "postgres"}' >/dev/null
+"$AWS" secretsmanager rotate-secret --secret-id switch-example --rotation-lambda-arn "$aws_function" \
+  --rotation-rules '{"AutomaticallyAfterDays": 7}' --no-rotate-immediately >/dev/null
+# Secrets Manager removes the AWSPENDING version its configuration test made; moto leaves it.
+clear_test_version() {
+  local version
+  version=$("$AWS" secretsmanager list-secret-version-ids --secret-id "$1" --output text \
+    --query "Versions[?contains(VersionStages, 'AWSPENDING') && !contains(VersionStages, 'AWSCURRENT')].VersionId | [0]")
+  if [ -n "$version" ] && [ "$version" != None ]; then
+    "$AWS" secretsmanager update-secret-version-stage --secret-id "$1" --version-stage AWSPENDING \
+      --remove-from-version-id "$version" >/dev/null
+  fi
+}
+clear_test_version switch-example
+PATH="$(dirname "$AWS"):$PATH" bash examples/aws-cli/switch-from-aws-template.sh switch-example \
+  PostgresqlSingleUserFunctionArn
+expect_rotation switch-example
+schedule=$("$AWS" secretsmanager describe-secret --secret-id switch-example \
+  --query RotationRules.AutomaticallyAfterDays --output text)
+[ "$schedule" = "7" ] || { echo "the schedule became '$schedule' days" >&2; exit 1; }
+echo "switch-example kept its schedule: $schedule"
+# With a rotation in progress it refuses and changes nothing.
+"$AWS" secretsmanager create-secret --name switch-busy --secret-string '{"engine": "postgres"}' >/dev/null
+"$AWS" secretsmanager rotate-secret --secret-id switch-busy --rotation-lambda-arn "$aws_function" \
+  --rotation-rules '{"ScheduleExpression": "rate(7 days)"}' --no-rotate-immediately >/dev/null
+"$AWS" secretsmanager put-secret-value --secret-id switch-busy --secret-string '{"engine": "postgres"}' \
+  --version-stages AWSPENDING >/dev/null
+if PATH="$(dirname "$AWS"):$PATH" bash examples/aws-cli/switch-from-aws-template.sh switch-busy \
+  PostgresqlSingleUserFunctionArn 2>"$work/switch-busy.err"; then
+  echo "switch-from-aws-template.sh switched a secret with a rotation in progress" >&2
+  exit 1
+fi
+grep -q 'rotation in progress' "$work/switch-busy.err"
+attached=$("$AWS" secretsmanager describe-secret --secret-id switch-busy --query RotationLambdaARN --output text)
+[ "$attached" = "$aws_function" ] || { echo "switch-busy changed to $attached" >&2; exit 1; }
+echo "switch-busy: refused (rotation in progress), still rotated by $attached"
 
 echo "-- terraform/main.tf"
 export TF_IN_AUTOMATION=1 TF_CLI_CONFIG_FILE=$work/terraformrc
