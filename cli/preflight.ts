@@ -274,7 +274,15 @@ async function runChecks(
     if (!alternating || !secret.masterarn) return;
 
     // Alternating users: the master secret, its login, and its privileges.
-    master = await readMaster(client, arn, secret, secret.masterarn, engine, add);
+    master = await readMaster(
+      client,
+      arn,
+      secret,
+      secret.masterarn,
+      engine,
+      config.hostAliases,
+      add,
+    );
     if (!master) return;
     const masterLogin = await login(engine, master, config, 'master', add);
     if (!masterLogin) return;
@@ -496,6 +504,7 @@ async function readMaster(
   secret: DatabaseSecret,
   masterArn: string,
   engine: FunctionSpec['engine'],
+  aliases: ReadonlyMap<string, string>,
   add: Add,
 ): Promise<DatabaseSecret | undefined> {
   // Read as the function reads it: a master secret RDS manages is located through RDS.
@@ -513,7 +522,7 @@ async function readMaster(
     return undefined;
   }
   const withEngine = master.engine ? master : { ...master, engine: secret.engine };
-  if (!sameServer(withEngine, secret)) {
+  if (!sameServer(withEngine, secret, aliases)) {
     add(
       'master',
       'secret',

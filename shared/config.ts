@@ -28,6 +28,12 @@ export interface RotationConfig {
    * reads it; users set 16 for old servers or proxies).
    */
   usernameCharacterLimit: number | undefined;
+  /**
+   * `DATABASE_HOST_ALIASES` (unset by default): `alias=endpoint` pairs, comma-separated. A user's
+   * secret that names a database by a custom name (a CNAME) counts as naming `endpoint` when it is
+   * compared with its master's server. Set by whoever deploys the function, never by a secret.
+   */
+  hostAliases: ReadonlyMap<string, string>;
 }
 
 /** The options of Secrets Manager's GetRandomPassword, under AWS's environment variable names. */
@@ -83,6 +89,7 @@ export function loadConfig(
     statementTimeoutMs: integerSetting(env, 'DB_STATEMENT_TIMEOUT_SECONDS', 15, 1, 600) * 1000,
     retainCurrentPassword: booleanSetting(env, 'RETAIN_CURRENT_PASSWORD', false),
     usernameCharacterLimit: optionalIntegerSetting(env, 'USERNAME_CHARACTER_LIMIT', 1, 1024),
+    hostAliases: hostAliasesSetting(env),
   };
 }
 
@@ -141,6 +148,22 @@ function optionalIntegerSetting(
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return undefined;
   return integerSetting(env, name, min, min, max);
+}
+
+function hostAliasesSetting(env: Env): ReadonlyMap<string, string> {
+  const aliases = new Map<string, string>();
+  const raw = nonEmpty(env.DATABASE_HOST_ALIASES);
+  if (raw === undefined) return aliases;
+  for (const pair of raw.split(',')) {
+    const match = /^\s*([^\s=,]+)\s*=\s*([^\s=,]+)\s*$/.exec(pair);
+    if (!match) {
+      throw new ConfigurationError(
+        `Environment variable DATABASE_HOST_ALIASES must be comma-separated alias=endpoint pairs (db.example.com=prod.abc123.us-east-1.rds.amazonaws.com); "${pair.trim()}" is not one`,
+      );
+    }
+    aliases.set((match[1] as string).toLowerCase(), (match[2] as string).toLowerCase());
+  }
+  return aliases;
 }
 
 function tlsModeSetting(env: Env): TlsMode {

@@ -155,17 +155,16 @@ function isReaderOf(
   versions: StepContext['versions'],
   masterArn: string,
   current: DatabaseSecret,
+  aliases: ReadonlyMap<string, string>,
 ): boolean {
-  return versions
-    .readersOf(masterArn)
-    .some((r) => r.host.toLowerCase() === current.host.toLowerCase() && r.port === current.port);
+  return versions.readersOf(masterArn).some((reader) => sameServer(reader, current, aliases));
 }
 
-async function userOnReader({ versions }: StepContext): Promise<boolean> {
+async function userOnReader({ versions, config }: StepContext): Promise<boolean> {
   const current = await versions.current();
   if (!current.masterarn) return false;
   await versions.master(current.masterarn, managedDatabase);
-  return isReaderOf(versions, current.masterarn, current);
+  return isReaderOf(versions, current.masterarn, current, config.hostAliases);
 }
 
 /**
@@ -183,7 +182,10 @@ async function masterSession(
   const stored = await versions.master(masterArn, managedDatabase);
   // A master secret may omit `engine`; it is the same server as the user's.
   const master = stored.engine ? stored : { ...stored, engine: current.engine };
-  if (!sameServer(master, current) && !isReaderOf(versions, masterArn, current)) {
+  if (
+    !sameServer(master, current, config.hostAliases) &&
+    !isReaderOf(versions, masterArn, current, config.hostAliases)
+  ) {
     throw new MasterSecretError(
       `The master secret ${masterArn} is for ${master.host}:${master.port}, but secret ${versions.secretId} is for ${current.host}:${current.port}; they must name the same server${versions.readersOf(masterArn).length > 0 ? ', or one of its read replicas or readers as RDS reports them' : ''}`,
     );

@@ -33,7 +33,15 @@ export function checkPendingTarget(
   }
 }
 
-/** Host names compare without case, as DNS does. */
-export function sameServer(a: DatabaseSecret, b: DatabaseSecret): boolean {
-  return a.host.toLowerCase() === b.host.toLowerCase() && a.port === b.port;
+/**
+ * Host names compare without case, as DNS does; a name in `aliases` (DATABASE_HOST_ALIASES) counts
+ * as the endpoint it stands for.
+ */
+export function sameServer(
+  a: { host: string; port: number },
+  b: { host: string; port: number },
+  aliases: ReadonlyMap<string, string> = new Map(),
+): boolean {
+  const name = (host: string) => aliases.get(host.toLowerCase()) ?? host.toLowerCase();
+  return name(a.host) === name(b.host) && a.port === b.port;
 }

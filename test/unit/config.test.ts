@@ -18,6 +18,7 @@ describe('loadConfig', () => {
       statementTimeoutMs: 15_000,
       retainCurrentPassword: false,
       usernameCharacterLimit: undefined,
+      hostAliases: new Map(),
     });
   });
 
@@ -36,6 +37,8 @@ describe('loadConfig', () => {
       DB_STATEMENT_TIMEOUT_SECONDS: '20',
       RETAIN_CURRENT_PASSWORD: 'yes',
       USERNAME_CHARACTER_LIMIT: '16',
+      DATABASE_HOST_ALIASES:
+        ' DB.Example.com = prod.abc.us-east-1.rds.amazonaws.com,ro.example.com=ro.abc ',
     });
     expect(config).toEqual({
       secretsManagerEndpoint: 'http://127.0.0.1:5000',
@@ -53,6 +56,10 @@ describe('loadConfig', () => {
       statementTimeoutMs: 20_000,
       retainCurrentPassword: true,
       usernameCharacterLimit: 16,
+      hostAliases: new Map([
+        ['db.example.com', 'prod.abc.us-east-1.rds.amazonaws.com'],
+        ['ro.example.com', 'ro.abc'],
+      ]),
     });
   });
 
@@ -63,6 +70,8 @@ describe('loadConfig', () => {
     [{ PASSWORD_LENGTH: '4097' }, 'PASSWORD_LENGTH'],
     [{ USERNAME_CHARACTER_LIMIT: 'sixteen' }, 'USERNAME_CHARACTER_LIMIT'],
     [{ USERNAME_CHARACTER_LIMIT: '0' }, 'USERNAME_CHARACTER_LIMIT'],
+    [{ DATABASE_HOST_ALIASES: 'db.example.com' }, 'DATABASE_HOST_ALIASES'],
+    [{ DATABASE_HOST_ALIASES: 'a=b=c' }, 'DATABASE_HOST_ALIASES'],
     [{ EXCLUDE_NUMBERS: 'ture' }, 'EXCLUDE_NUMBERS'],
     [{ REQUIRE_EACH_INCLUDED_TYPE: 'maybe' }, 'REQUIRE_EACH_INCLUDED_TYPE'],
     [{ TLS_MODE: 'prefer' }, 'TLS_MODE'],

@@ -570,6 +570,27 @@ describe('alternating-users', () => {
     expect(db.logins.some((l) => l.username === 'admin')).toBe(false);
   });
 
+  it('takes a custom name for the server (DATABASE_HOST_ALIASES) as the endpoint it names, and nothing else', async () => {
+    const master = masterSecret('prod.abc.rds.example');
+    const arn = userSecret({ masterarn: master, host: 'db.example' });
+    process.env.DATABASE_HOST_ALIASES = 'other.example=prod.abc.rds.example';
+    try {
+      sm.startRotation(arn, TOKEN);
+      await step(alternatingUsers, 'createSecret', arn);
+      await expect(step(alternatingUsers, 'setSecret', arn)).rejects.toMatchObject({
+        name: 'MasterSecretError',
+        message: expect.stringContaining('same server'),
+      });
+      process.env.DATABASE_HOST_ALIASES = 'DB.example=prod.abc.rds.example';
+      for (const s of ['setSecret', 'testSecret', 'finishSecret']) {
+        await step(alternatingUsers, s, arn);
+      }
+      expect(db.users.get('app_clone')).toBe(sm.value(arn, 'AWSCURRENT')?.password);
+    } finally {
+      delete process.env.DATABASE_HOST_ALIASES;
+    }
+  });
+
   it('refuses a missing master secret and a master that cannot log in', async () => {
     const arn = userSecret({
       masterarn: 'arn:aws:secretsmanager:us-east-1:123456789012:secret:nope',
