@@ -24,6 +24,66 @@ async function rds(): Promise<RDSClient> {
   return client;
 }
 
+interface Described {
+  host?: string;
+  port?: number;
+  engine?: string;
+  readers: Endpoint[];
+}
+
+/**
+ * One instance (with its read replicas) or one cluster (its writer endpoint, with its reader
+ * endpoint and non-writer members), as RDS describes it; `undefined` when RDS knows none.
+ */
+async function describeDatabase(
+  kind: 'instance' | 'cluster',
+  identifier: string,
+  rdsClient?: RDSClient,
+): Promise<Described | undefined> {
+  const { DescribeDBClustersCommand, DescribeDBInstancesCommand } = await sdk();
+  const client = rdsClient ?? (await rds());
+  const instance = async (id: string) =>
+    (await client.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: id })))
+      .DBInstances?.[0];
+  const endpointOf = async (id: string): Promise<Endpoint | undefined> => {
+    const endpoint = (await instance(id))?.Endpoint;
+    return endpoint?.Address && endpoint.Port
+      ? { host: endpoint.Address, port: endpoint.Port }
+      : undefined;
+  };
+  const readers: Endpoint[] = [];
+  if (kind === 'instance') {
+    const found = await instance(identifier);
+    if (!found) return undefined;
+    for (const replica of found.ReadReplicaDBInstanceIdentifiers ?? []) {
+      const endpoint = await endpointOf(replica);
+      if (endpoint) readers.push(endpoint);
+    }
+    return {
+      host: found.Endpoint?.Address,
+      port: found.Endpoint?.Port,
+      engine: found.Engine,
+      readers,
+    };
+  }
+  const cluster = (
+    await client.send(new DescribeDBClustersCommand({ DBClusterIdentifier: identifier }))
+  ).DBClusters?.[0];
+  if (!cluster) return undefined;
+  if (cluster.ReaderEndpoint && cluster.Port) {
+    readers.push({ host: cluster.ReaderEndpoint, port: cluster.Port });
+  }
+  for (const member of cluster.DBClusterMembers ?? []) {
+    if (member.IsClusterWriter || !member.DBInstanceIdentifier) continue;
+    const endpoint = await endpointOf(member.DBInstanceIdentifier);
+    if (endpoint) readers.push(endpoint);
+  }
+  return { host: cluster.Endpoint, port: cluster.Port, engine: cluster.Engine, readers };
+}
+
+const describeFailure = (error: unknown) =>
+  isErrorLike(error) ? `${error.name}: ${error.message}` : String(error);
+
 /**
  * The database an RDS-managed master secret belongs to, from its system tags and RDS's own answer:
  * for an instance, its endpoint; for a cluster (Aurora, DocumentDB), its writer endpoint.
@@ -39,52 +99,12 @@ export async function managedDatabase(
   const arn = instanceArn ?? clusterArn;
   if (!arn) return undefined;
   const call = instanceArn ? 'rds:DescribeDBInstances' : 'rds:DescribeDBClusters';
-  let found: { host?: string; port?: number; engine?: string } | undefined;
-  const readers: Endpoint[] = [];
+  let found: Described | undefined;
   try {
-    const { DescribeDBClustersCommand, DescribeDBInstancesCommand } = await sdk();
-    const client = rdsClient ?? (await rds());
-    const instanceEndpoint = async (identifier: string): Promise<Endpoint | undefined> => {
-      const out = await client.send(
-        new DescribeDBInstancesCommand({ DBInstanceIdentifier: identifier }),
-      );
-      const endpoint = out.DBInstances?.[0]?.Endpoint;
-      return endpoint?.Address && endpoint.Port
-        ? { host: endpoint.Address, port: endpoint.Port }
-        : undefined;
-    };
-    if (instanceArn) {
-      const out = await client.send(
-        new DescribeDBInstancesCommand({ DBInstanceIdentifier: instanceArn }),
-      );
-      const instance = out.DBInstances?.[0];
-      found = instance && {
-        host: instance.Endpoint?.Address,
-        port: instance.Endpoint?.Port,
-        engine: instance.Engine,
-      };
-      for (const replica of instance?.ReadReplicaDBInstanceIdentifiers ?? []) {
-        const endpoint = await instanceEndpoint(replica);
-        if (endpoint) readers.push(endpoint);
-      }
-    } else {
-      const out = await client.send(
-        new DescribeDBClustersCommand({ DBClusterIdentifier: clusterArn }),
-      );
-      const cluster = out.DBClusters?.[0];
-      found = cluster && { host: cluster.Endpoint, port: cluster.Port, engine: cluster.Engine };
-      if (cluster?.ReaderEndpoint && cluster.Port) {
-        readers.push({ host: cluster.ReaderEndpoint, port: cluster.Port });
-      }
-      for (const member of cluster?.DBClusterMembers ?? []) {
-        if (member.IsClusterWriter || !member.DBInstanceIdentifier) continue;
-        const endpoint = await instanceEndpoint(member.DBInstanceIdentifier);
-        if (endpoint) readers.push(endpoint);
-      }
-    }
+    found = await describeDatabase(instanceArn ? 'instance' : 'cluster', arn, rdsClient);
   } catch (error) {
     throw new MasterSecretError(
-      `The master secret ${masterArn} is managed by RDS for ${arn}, but ${call} on it failed: ${isErrorLike(error) ? `${error.name}: ${error.message}` : String(error)}. The function's role needs ${call} on that database`,
+      `The master secret ${masterArn} is managed by RDS for ${arn}, but ${call} on it failed: ${describeFailure(error)}. The function's role needs ${call} on that database`,
       { cause: error },
     );
   }
@@ -93,5 +113,43 @@ export async function managedDatabase(
       `The master secret ${masterArn} is managed by RDS for ${arn}, but ${call} gave no endpoint for it (the database may be creating, or deleted)`,
     );
   }
-  return { host: found.host, port: found.port, engine: found.engine, arn, readers };
+  return {
+    host: found.host,
+    port: found.port,
+    engine: found.engine,
+    arn,
+    readers: found.readers,
+  };
+}
+
+/** An RDS endpoint name: `<id>.<hash>.<region>.rds.amazonaws.com` (or a cluster's `<id>.cluster-…`). */
+const RDS_ENDPOINT =
+  /^([a-z][a-z0-9-]*)\.(cluster-)?[a-z0-9]+\.[a-z0-9-]+\.rds\.amazonaws\.com(\.cn)?$/i;
+
+/**
+ * The read replicas and readers of the RDS database whose endpoint is `host` (a master secret
+ * that names its own host). The identifier read from the name is only a question to RDS: the
+ * answer counts only if RDS gives that very endpoint for it. Empty for any other host.
+ */
+export async function readersOfEndpoint(
+  host: string,
+  port: number,
+  rdsClient?: RDSClient,
+): Promise<Endpoint[]> {
+  const match = RDS_ENDPOINT.exec(host);
+  if (!match) return [];
+  const kind = match[2] ? 'cluster' : 'instance';
+  const call = kind === 'cluster' ? 'rds:DescribeDBClusters' : 'rds:DescribeDBInstances';
+  let found: Described | undefined;
+  try {
+    found = await describeDatabase(kind, match[1] as string, rdsClient);
+  } catch (error) {
+    if ((error as { name?: string }).name?.endsWith('NotFoundFault')) return [];
+    throw new MasterSecretError(
+      `Looking up the read replicas and readers of ${host} failed (${call}: ${describeFailure(error)}). The function's role needs ${call} on that database`,
+      { cause: error },
+    );
+  }
+  const same = found?.host?.toLowerCase() === host.toLowerCase() && found?.port === port;
+  return same && found ? found.readers : [];
 }

@@ -7,7 +7,8 @@ import {
   UsernameTooLongError,
 } from '../errors';
 import type { DatabaseSecret } from '../secrets/database-secret';
-import { managedDatabase } from '../secrets/rds';
+import { managedDatabase, readersOfEndpoint } from '../secrets/rds';
+import type { Endpoint } from '../secrets/rds-tags';
 import { checkPendingTarget, requirePending, sameServer } from './pending';
 import { plainTextHint, tryLogin, withSession } from './sessions';
 import type { RotationStrategy, StepContext } from './strategy';
@@ -150,21 +151,47 @@ export const alternatingUsers: RotationStrategy = {
  */
 const REPLICA_RETRY_DELAYS_MS = [1000, 3000];
 
-/** True when the user's secret names a read replica or reader of its RDS-managed master. */
-function isReaderOf(
+/**
+ * Where, besides the master's own server, a user's secret may point: the read replicas and
+ * readers of the master's database, as RDS reports them. For an RDS-managed master, from its
+ * lookup; for a master that names its own RDS endpoint, from RDS by that endpoint; otherwise none.
+ * Asked only when the user's host is not the master's, and once per invocation.
+ */
+const readersCache = new WeakMap<object, Promise<readonly Endpoint[]>>();
+function masterReaders(
   versions: StepContext['versions'],
   masterArn: string,
-  current: DatabaseSecret,
-  aliases: ReadonlyMap<string, string>,
-): boolean {
-  return versions.readersOf(masterArn).some((reader) => sameServer(reader, current, aliases));
+  master: DatabaseSecret,
+): Promise<readonly Endpoint[]> {
+  let entry = readersCache.get(versions);
+  if (!entry) {
+    const managed = versions.readersOf(masterArn);
+    entry =
+      managed.length > 0 ? Promise.resolve(managed) : readersOfEndpoint(master.host, master.port);
+    readersCache.set(versions, entry);
+  }
+  return entry;
 }
 
-async function userOnReader({ versions, config }: StepContext): Promise<boolean> {
-  const current = await versions.current();
+/** True when the user's secret names the master's server, or one of its replicas or readers. */
+async function onMastersServer(
+  { versions, config }: StepContext,
+  masterArn: string,
+  master: DatabaseSecret,
+  current: DatabaseSecret,
+): Promise<'same' | 'reader' | 'other'> {
+  if (sameServer(master, current, config.hostAliases)) return 'same';
+  const readers = await masterReaders(versions, masterArn, master);
+  return readers.some((reader) => sameServer(reader, current, config.hostAliases))
+    ? 'reader'
+    : 'other';
+}
+
+async function userOnReader(context: StepContext): Promise<boolean> {
+  const current = await context.versions.current();
   if (!current.masterarn) return false;
-  await versions.master(current.masterarn, managedDatabase);
-  return isReaderOf(versions, current.masterarn, current, config.hostAliases);
+  const master = await context.versions.master(current.masterarn, managedDatabase);
+  return (await onMastersServer(context, current.masterarn, master, current)) === 'reader';
 }
 
 /**
@@ -172,9 +199,10 @@ async function userOnReader({ versions, config }: StepContext): Promise<boolean>
  * the same server, so the master password is never sent anywhere else.
  */
 async function masterSession(
-  { engine, config, versions }: StepContext,
+  context: StepContext,
   current: DatabaseSecret,
 ): Promise<DatabaseSession> {
+  const { engine, config, versions } = context;
   const masterArn = current.masterarn;
   if (!masterArn) {
     throw new SecretValueError(`Secret ${versions.secretId} (AWSCURRENT) has no "masterarn" key`);
@@ -182,12 +210,9 @@ async function masterSession(
   const stored = await versions.master(masterArn, managedDatabase);
   // A master secret may omit `engine`; it is the same server as the user's.
   const master = stored.engine ? stored : { ...stored, engine: current.engine };
-  if (
-    !sameServer(master, current, config.hostAliases) &&
-    !isReaderOf(versions, masterArn, current, config.hostAliases)
-  ) {
+  if ((await onMastersServer(context, masterArn, master, current)) === 'other') {
     throw new MasterSecretError(
-      `The master secret ${masterArn} is for ${master.host}:${master.port}, but secret ${versions.secretId} is for ${current.host}:${current.port}; they must name the same server${versions.readersOf(masterArn).length > 0 ? ', or one of its read replicas or readers as RDS reports them' : ''}`,
+      `The master secret ${masterArn} is for ${master.host}:${master.port}, but secret ${versions.secretId} is for ${current.host}:${current.port}; they must name the same server, or one of its read replicas or readers as RDS reports them`,
     );
   }
   // The master logs in to its own database (for MongoDB, its authentication database).

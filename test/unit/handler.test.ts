@@ -795,6 +795,54 @@ describe('edge cases', () => {
       15_000,
     );
 
+    it.each([
+      ['accepts', 'prod.abc123.us-east-1.rds.amazonaws.com', undefined],
+      ['refuses', 'elsewhere.abc123.us-east-1.rds.amazonaws.com', /same server/],
+    ])(
+      '%s a replica of a master that names its own RDS endpoint, as RDS answers for that endpoint (%s)',
+      async (_, answered, refusal) => {
+        const writer = 'prod.abc123.us-east-1.rds.amazonaws.com';
+        rds
+          .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'prod' })
+          .resolves({
+            DBInstances: [
+              {
+                Endpoint: { Address: answered, Port: 1234 },
+                ReadReplicaDBInstanceIdentifiers: ['prod-replica'],
+              },
+            ],
+          })
+          .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'prod-replica' })
+          .resolves({
+            DBInstances: [
+              {
+                Endpoint: {
+                  Address: 'prod-replica.abc123.us-east-1.rds.amazonaws.com',
+                  Port: 1234,
+                },
+              },
+            ],
+          });
+        const master = masterSecret(writer);
+        const arn = userSecret({
+          masterarn: master,
+          host: 'prod-replica.abc123.us-east-1.rds.amazonaws.com',
+        });
+        if (!refusal) {
+          await rotate(alternatingUsers, arn);
+          expect(db.users.get('app_clone')).toBe(sm.value(arn, 'AWSCURRENT')?.password);
+          return;
+        }
+        sm.startRotation(arn, TOKEN);
+        await step(alternatingUsers, 'createSecret', arn);
+        await expect(step(alternatingUsers, 'setSecret', arn)).rejects.toMatchObject({
+          name: 'MasterSecretError',
+          message: expect.stringMatching(refusal),
+        });
+        expect(db.logins.some((l) => l.username === 'admin')).toBe(false);
+      },
+    );
+
     it("takes a cluster's writer endpoint (Aurora, DocumentDB)", async () => {
       rds
         .on(DescribeDBClustersCommand, { DBClusterIdentifier: CLUSTER })
