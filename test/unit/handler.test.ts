@@ -738,7 +738,8 @@ describe('edge cases', () => {
       expect(db.logins.some((l) => l.username === 'admin')).toBe(true);
     });
 
-    it('accepts a user secret on a read replica of the master instance; the master works on the writer', async () => {
+    /** A managed master whose instance has the read replica replica.example; a user secret on it. */
+    function onReplica(): string {
       rds
         .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: INSTANCE })
         .resolves({
@@ -753,7 +754,11 @@ describe('edge cases', () => {
         .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'prod-replica' })
         .resolves({ DBInstances: [{ Endpoint: { Address: 'replica.example', Port: 1234 } }] });
       const master = managedMaster('aws:rds:primaryDBInstanceArn', INSTANCE);
-      const arn = userSecret({ masterarn: master, host: 'replica.example' });
+      return userSecret({ masterarn: master, host: 'replica.example' });
+    }
+
+    it('accepts a user secret on a read replica of the master instance; the master works on the writer', async () => {
+      const arn = onReplica();
       await rotate(alternatingUsers, arn);
       expect(db.users.get('app_clone')).toBe(sm.value(arn, 'AWSCURRENT')?.password);
     });
@@ -768,21 +773,7 @@ describe('edge cases', () => {
     ])(
       'on a lagging replica, testSecret %s: %s',
       async (refusals, _, error) => {
-        rds
-          .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: INSTANCE })
-          .resolves({
-            DBInstances: [
-              {
-                Endpoint: { Address: 'db.example', Port: 1234 },
-                Engine: 'fake',
-                ReadReplicaDBInstanceIdentifiers: ['prod-replica'],
-              },
-            ],
-          })
-          .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'prod-replica' })
-          .resolves({ DBInstances: [{ Endpoint: { Address: 'replica.example', Port: 1234 } }] });
-        const master = managedMaster('aws:rds:primaryDBInstanceArn', INSTANCE);
-        const arn = userSecret({ masterarn: master, host: 'replica.example' });
+        const arn = onReplica();
         sm.startRotation(arn, TOKEN);
         await step(alternatingUsers, 'createSecret', arn);
         await step(alternatingUsers, 'setSecret', arn);
