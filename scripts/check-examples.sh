@@ -49,7 +49,10 @@ PY
 
 echo "-- moto as AWS: a stand-in function and rotation-lambdas stack"
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 -m moto.server -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
+# moto as scripts/provision.sh installed it: for python3, or in a venv of ours when python3 lacks it.
+python=${XDG_CACHE_HOME:-$HOME/.cache}/rotation-lambdas/moto-venv/bin/python3
+[ -x "$python" ] || python=python3
+"$python" -m moto.server -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
 moto_pid=$!
 moto=http://127.0.0.1:$port
 for _ in $(seq 100); do

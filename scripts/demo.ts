@@ -15,7 +15,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   CreateSecretCommand,
@@ -26,19 +26,13 @@ import {
 import { createTestCertificates } from '../test/helpers/environment/certificates';
 import { errorMessage, reserveFreePorts } from '../test/helpers/environment/child-processes';
 import { StartedParts, settleAll } from '../test/helpers/environment/index';
-import { startLocalMoto } from '../test/helpers/environment/local-moto';
+import { MOTO_VENV, startLocalMoto } from '../test/helpers/environment/local-moto';
 import { allowTraversal, resolveServerUser } from '../test/helpers/environment/server-user';
 import { DEMO_ENGINES, type DemoEngine, PASSWORDS, startDemoServer } from './demo-engines';
 
 // npm runs scripts in the project's root.
 const CLI = join(process.cwd(), 'dist', 'cli', 'index.js');
 const MOTO_REQUIREMENT = 'moto[server]==5.2.1';
-const MOTO_VENV = join(
-  process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'),
-  'rotation-lambdas',
-  'moto-venv',
-);
-
 const say = (text = '') => process.stdout.write(`${text}\n`);
 const heading = (text: string) => say(`\n=== ${text}\n`);
 

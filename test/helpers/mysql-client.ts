@@ -44,6 +44,22 @@ export async function mysqlRun(
   }
 }
 
+/**
+ * The host part the server gives this machine's connections (`USER()`): `localhost` for a local
+ * server reached on 127.0.0.1, the bridge's address for a container reached through a published
+ * port. A user defined at this host (rather than '%') can log in from here.
+ */
+export async function mysqlClientHost(server: MysqlServer): Promise<string> {
+  const [rows] = (await mysqlRun(
+    server,
+    mysqlRoot(server),
+    "SELECT SUBSTRING_INDEX(USER(), '@', -1) AS host",
+  )) as [Array<{ host: string }>];
+  const host = rows[0]?.host;
+  if (!host) throw new Error(`${server.name} did not say which host it sees this client at`);
+  return host;
+}
+
 /** True when the login succeeds, false when the server says access is denied (1045). */
 export async function mysqlCanLogIn(server: MysqlServer, login: MysqlLogin): Promise<boolean> {
   try {

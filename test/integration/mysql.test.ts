@@ -7,6 +7,7 @@ import {
   lit,
   type MysqlLogin,
   mysqlCanLogIn,
+  mysqlClientHost,
   mysqlFailure,
   mysqlOutcomes,
   mysqlRoot,
@@ -100,8 +101,8 @@ describe.each(cases)('%s', (_name, family, server: MysqlServer) => {
       }
     });
 
-    it("rotates a user defined at host 'localhost'", async () => {
-      const user = await newUser({ host: 'localhost' });
+    it("rotates a user defined at the client's own host (e.g. 'localhost'), not '%'", async () => {
+      const user = await newUser({ host: await mysqlClientHost(server) });
       await service.rotate(singleUser, user.arn);
       expect(await mysqlCanLogIn(server, login(await service.value(user.arn, 'AWSCURRENT')))).toBe(
         true,
@@ -381,15 +382,16 @@ describe.each(cases)('%s', (_name, family, server: MysqlServer) => {
       }
     });
 
-    it("creates the clone at the base user's host ('localhost', not '%')", async () => {
-      const { base, arn } = await setUp({ host: 'localhost' });
+    it("creates the clone at the base user's host (the client's own, e.g. 'localhost'; not '%')", async () => {
+      const host = await mysqlClientHost(server);
+      const { base, arn } = await setUp({ host });
       await service.rotate(alternatingUsers, arn);
       const [rows] = (await mysqlRun(
         server,
         root,
         `SELECT Host AS host FROM mysql.user WHERE User = ${lit(`${base.username}_clone`)}`,
       )) as [Record<string, unknown>[]];
-      expect(rows.map((r) => String(r.host))).toEqual(['localhost']);
+      expect(rows.map((r) => String(r.host))).toEqual([host]);
       expect(await mysqlCanLogIn(server, login(await service.value(arn, 'AWSCURRENT')))).toBe(true);
     });
 

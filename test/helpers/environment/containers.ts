@@ -8,9 +8,9 @@ import type { StartedTestContainer } from 'testcontainers';
 import type { TestCertificates } from './certificates';
 import { errorMessage, logTail, waitFor } from './child-processes';
 import {
+  FERRETDB_CONTAINER_PORTS,
   MONGODB_CONTAINER_PORT,
   MOTO_CONTAINER_PORT,
-  MOTO_IMAGE,
   MYSQL_CONTAINER_PORT,
 } from './images';
 import { MOTO_SERIAL_PYTHON } from './local-moto';
@@ -72,6 +72,11 @@ export async function detectContainerRuntime(): Promise<RuntimeDetection> {
  * Starts a PostgreSQL container with TLS enabled (certificates copied in by @testcontainers/postgresql,
  * which also appends `-c ssl=on -c ssl_cert_file=... -c ssl_key_file=...` to the server command).
  * The official image's pg_hba.conf accepts SCRAM logins over both TLS and plain TCP.
+ *
+ * Ready when its port listens, not when its health check passes (the module's default): podman
+ * without systemd never runs health checks, so that wait would time out there. Both kinds of image
+ * open TCP only once the cluster is initialised (the official one's setup server listens on its
+ * socket only), and the probe below logs in before anything uses the server.
  */
 export async function startPostgresContainer(
   image: string,
@@ -79,6 +84,7 @@ export async function startPostgresContainer(
   certificates: TestCertificates,
 ): Promise<Started<PostgresServer>> {
   const { PostgreSqlContainer } = await import('@testcontainers/postgresql');
+  const { Wait } = await import('testcontainers');
   const password = randomBytes(24).toString('base64url');
   const logFile = join(runDir, `${fileSafe(image)}.log`);
   let container: StartedPostgreSqlContainer;
@@ -88,6 +94,7 @@ export async function startPostgresContainer(
       .withPassword(password)
       .withDatabase('postgres')
       .withSSL(certificates.certFile, certificates.keyFile)
+      .withWaitStrategy(Wait.forListeningPorts())
       .withStartupTimeout(STARTUP_TIMEOUT_MS)
       .withLogConsumer(writeTo(logFile))
       .start();
@@ -117,6 +124,7 @@ export async function startPostgresContainer(
       superuserPassword: password,
       caFile: certificates.caFile,
       tlsCapable: facts.ssl,
+      image,
     };
     return { value, stop };
   } catch (error) {
@@ -127,17 +135,22 @@ export async function startPostgresContainer(
 
 /**
  * Starts a MySQL or MariaDB container (`mysql:*` or `mariadb:*`) with TLS on, using the test
- * certificates copied in, and plain TCP connections allowed. The root account (`root@'%'`)
- * gets a random password through the image's environment.
+ * certificates copied in, and plain TCP connections allowed unless `requireSecureTransport`
+ * (then named `<flavor>-<major.minor>-require-tls`, as the local servers are). The root account
+ * (`root@'%'`) gets a random password through the image's environment.
  */
 export async function startMysqlContainer(
   image: string,
   runDir: string,
   certificates: TestCertificates,
+  requireSecureTransport = false,
 ): Promise<Started<MysqlServer>> {
   const { GenericContainer, Wait } = await import('testcontainers');
   const password = randomBytes(24).toString('base64url');
-  const logFile = join(runDir, `${fileSafe(image)}.log`);
+  const logFile = join(
+    runDir,
+    `${fileSafe(image)}${requireSecureTransport ? '-require-tls' : ''}.log`,
+  );
   const mariadb = /(^|\/)mariadb:/.test(image);
   const tls = {
     ca: `${MYSQL_TLS_DIR}/ca.pem`,
@@ -145,10 +158,8 @@ export async function startMysqlContainer(
     key: `${MYSQL_TLS_DIR}/server.key`,
   };
   const command = [`--ssl-cert=${tls.cert}`, `--ssl-key=${tls.key}`, `--ssl-ca=${tls.ca}`];
-  if (!mariadb) {
-    // MySQL 8's default, stated so that the suites can count on plain connections.
-    command.push('--require-secure-transport=OFF');
-  }
+  // Stated either way: MySQL's default is OFF today, and the suites count on what it is.
+  command.push(`--require-secure-transport=${requireSecureTransport ? 'ON' : 'OFF'}`);
   let container: StartedTestContainer;
   try {
     container = await new GenericContainer(image)
@@ -195,7 +206,7 @@ export async function startMysqlContainer(
       { timeoutMs: 60_000 },
     );
     const value: MysqlServer = {
-      name: `${facts.flavor}-${majorMinorVersion(facts.version)}`,
+      name: `${facts.flavor}-${majorMinorVersion(facts.version)}${facts.requireSecureTransport ? '-require-tls' : ''}`,
       flavor: facts.flavor,
       version: facts.version,
       host,
@@ -205,6 +216,7 @@ export async function startMysqlContainer(
       caFile: certificates.caFile,
       tlsCapable: facts.tlsCapable,
       requireSecureTransport: facts.requireSecureTransport,
+      image,
     };
     return { value, stop };
   } catch (error) {
@@ -300,6 +312,97 @@ export async function startMongoContainer(
       adminDatabase: 'admin',
       caFile: certificates.caFile,
       supportsRoles: facts.kind === 'mongodb',
+      image,
+    };
+    return { value, stop };
+  } catch (error) {
+    await stop();
+    throw new Error(`${errorMessage(error)}\n${await logTail(logFile)}`);
+  }
+}
+
+/**
+ * Starts a FerretDB 1.x container with its SQLite backend, configured through its environment (every
+ * flag has a `FERRETDB_` variable, the official image's contract): plain text and TLS on their own
+ * ports (the test certificates copied in; no client certificate required), SCRAM logins, and an
+ * administrator with a random password created at first start, as the local FerretDB runs.
+ */
+export async function startFerretdbContainer(
+  image: string,
+  runDir: string,
+  certificates: TestCertificates,
+): Promise<Started<MongoServer>> {
+  const { GenericContainer, Wait } = await import('testcontainers');
+  const password = randomBytes(24).toString('base64url');
+  const logFile = join(runDir, `${fileSafe(image)}.log`);
+  const tls = { cert: `${MONGODB_TLS_DIR}/server.crt`, key: `${MONGODB_TLS_DIR}/server.key` };
+  let container: StartedTestContainer;
+  try {
+    container = await new GenericContainer(image)
+      .withEnvironment({
+        FERRETDB_HANDLER: 'sqlite',
+        FERRETDB_SQLITE_URL: 'file:/state/',
+        FERRETDB_STATE_DIR: '/state',
+        FERRETDB_LISTEN_ADDR: `:${FERRETDB_CONTAINER_PORTS.plain}`,
+        FERRETDB_LISTEN_TLS: `:${FERRETDB_CONTAINER_PORTS.tls}`,
+        FERRETDB_LISTEN_TLS_CERT_FILE: tls.cert,
+        FERRETDB_LISTEN_TLS_KEY_FILE: tls.key,
+        FERRETDB_DEBUG_ADDR: '-',
+        FERRETDB_TELEMETRY: 'disable',
+        FERRETDB_TEST_ENABLE_NEW_AUTH: 'true',
+        FERRETDB_SETUP_DATABASE: 'admin',
+        FERRETDB_SETUP_USERNAME: MONGODB_ROOT_USER,
+        FERRETDB_SETUP_PASSWORD: password,
+      })
+      .withCopyFilesToContainer([
+        { source: certificates.certFile, target: tls.cert, mode: 0o644 },
+        { source: certificates.keyFile, target: tls.key, mode: 0o644 },
+      ])
+      .withExposedPorts(FERRETDB_CONTAINER_PORTS.plain, FERRETDB_CONTAINER_PORTS.tls)
+      .withWaitStrategy(Wait.forListeningPorts())
+      .withStartupTimeout(STARTUP_TIMEOUT_MS)
+      .withLogConsumer(writeTo(logFile))
+      .start();
+  } catch (error) {
+    throw new Error(
+      `starting container ${image} failed: ${errorMessage(error)}\n${await logTail(logFile)}`,
+    );
+  }
+  const stop = async () => {
+    await container.stop();
+  };
+  try {
+    const host = container.getHost();
+    const port = container.getMappedPort(FERRETDB_CONTAINER_PORTS.tls);
+    const plainPort = container.getMappedPort(FERRETDB_CONTAINER_PORTS.plain);
+    const login = { auth: { username: MONGODB_ROOT_USER, password }, authSource: 'admin' };
+    const ca = await readFile(certificates.caFile, 'utf8');
+    const facts: MongoFacts = await waitFor(
+      `${image} container on ${host}:${port}`,
+      () => probeMongo(`mongodb://${urlHost(host)}:${port}/`, { ...login, tls: true, ca }),
+      { timeoutMs: 60_000 },
+    );
+    if (facts.kind !== 'ferretdb') {
+      throw new Error(`${image} is not FerretDB (buildInfo: ${facts.version})`);
+    }
+    await probeMongo(`mongodb://${urlHost(host)}:${plainPort}/`, { ...login, tls: false }).catch(
+      (error: unknown) => {
+        throw new Error(`${image} container refused a plain-text login: ${errorMessage(error)}`);
+      },
+    );
+    const value: MongoServer = {
+      name: mongoServerName(facts),
+      kind: 'ferretdb',
+      version: facts.version,
+      host,
+      port,
+      plainPort,
+      adminUser: MONGODB_ROOT_USER,
+      adminPassword: password,
+      adminDatabase: 'admin',
+      caFile: certificates.caFile,
+      supportsRoles: false,
+      image,
     };
     return { value, stop };
   } catch (error) {
@@ -312,11 +415,11 @@ export async function startMongoContainer(
  * Starts moto's server image, answering one request at a time like the local one, and resolves
  * to its endpoint URL once it answers HTTP.
  */
-export async function startMotoContainer(runDir: string): Promise<Started<string>> {
+export async function startMotoContainer(image: string, runDir: string): Promise<Started<string>> {
   const { GenericContainer, Wait } = await import('testcontainers');
   const logFile = join(runDir, 'moto.log');
   try {
-    const container = await new GenericContainer(MOTO_IMAGE)
+    const container = await new GenericContainer(image)
       .withEntrypoint(['python3', '-c', MOTO_SERIAL_PYTHON])
       .withCommand(['-H', '0.0.0.0', '-p', String(MOTO_CONTAINER_PORT)])
       .withExposedPorts(MOTO_CONTAINER_PORT)
@@ -333,7 +436,7 @@ export async function startMotoContainer(runDir: string): Promise<Started<string
     };
   } catch (error) {
     throw new Error(
-      `starting container ${MOTO_IMAGE} failed: ${errorMessage(error)}\n${await logTail(logFile)}`,
+      `starting container ${image} failed: ${errorMessage(error)}\n${await logTail(logFile)}`,
     );
   }
 }

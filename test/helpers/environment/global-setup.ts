@@ -11,7 +11,8 @@ export default async function globalSetup(): Promise<void> {
   rememberStop(stop);
   process.env[ENVIRONMENT_VARIABLE] = JSON.stringify(env);
   const servers = [...env.postgres, ...env.mysql, ...env.mongodb].map(
-    (server) => `${server.name} (${server.version}) at ${server.host}:${server.port}`,
+    (server) =>
+      `${server.name} (${server.version}) at ${server.host}:${server.port}${server.image ? ` from image ${server.image}` : ''}`,
   );
   const seconds = ((Date.now() - startedAt) / 1000).toFixed(1);
   process.stdout.write(

@@ -5,6 +5,7 @@ import { createTestCertificates, type TestCertificates } from './certificates';
 import { errorMessage, reserveFreePorts } from './child-processes';
 import {
   detectContainerRuntime,
+  startFerretdbContainer,
   startMongoContainer,
   startMotoContainer,
   startMysqlContainer,
@@ -19,7 +20,17 @@ import {
   externalPostgresUrls,
   externalSecretsManagerEndpoint,
 } from './external';
-import { MONGODB_IMAGES, MYSQL_IMAGES, POSTGRES_IMAGES } from './images';
+import {
+  FERRETDB_IMAGES,
+  IMAGES_VARIABLE,
+  imageSource,
+  imagesFor,
+  MONGODB_IMAGES,
+  MOTO_IMAGE,
+  MYSQL_IMAGES,
+  POSTGRES_IMAGES,
+  type ServerImage,
+} from './images';
 import {
   ferretdbServerName,
   ferretdbVersion,
@@ -188,38 +199,82 @@ async function chooseProvider(runDir: string): Promise<Provider> {
   if (runtime.available) {
     return containerProvider(runDir, runtime.host);
   }
-  if (requested === 'testcontainers') {
+  if (requested === 'testcontainers' || imageSource() === 'local') {
+    const asked =
+      requested === 'testcontainers'
+        ? `${PROVIDER_VARIABLE}=testcontainers`
+        : `${IMAGES_VARIABLE}=local`;
     throw new Error(
-      `${PROVIDER_VARIABLE}=testcontainers, but no container runtime is usable: ${runtime.reason}`,
+      `${asked}, but no container runtime is usable: ${runtime.reason} ` +
+        '(for the local images: sudo bash scripts/local-images.sh)',
     );
   }
   return localProvider(runDir);
 }
 
+/**
+ * Containers of the official images, or of the local ones (`ROTATION_TEST_IMAGES=local`). With local
+ * images every connection must stay on loopback: the containers' published ports on 127.0.0.1
+ * (`TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1`), never the bridge's private addresses.
+ */
 function containerProvider(runDir: string, dockerHost: string): Provider {
+  const source = imageSource();
+  if (source === 'local' && !isLoopback(dockerHost)) {
+    throw new Error(
+      `${IMAGES_VARIABLE}=local, but testcontainers reaches containers at ${dockerHost}, not on loopback: ` +
+        'set TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 (npm run test:containers:local does)',
+    );
+  }
+  const chosen = (images: readonly ServerImage[]) => {
+    const { names, requireTls, leftOut } = imagesFor(images, source);
+    if (leftOut.length > 0) {
+      process.stdout.write(
+        `\nNo local image stands in for ${leftOut.join(', ')} (no such server can be obtained here): left out\n`,
+      );
+    }
+    return { names, requireTls };
+  };
+  const names = (images: readonly ServerImage[]) => chosen(images).names;
   const certificates = once(() => createTestCertificates(runDir, [dockerHost]));
   return {
     mode: 'testcontainers',
     startPostgres: async (started) => {
       const tls = await certificates();
       return settleAll(
-        POSTGRES_IMAGES.map((image) => started.track(startPostgresContainer(image, runDir, tls))),
+        names(POSTGRES_IMAGES).map((image) =>
+          started.track(startPostgresContainer(image, runDir, tls)),
+        ),
       );
     },
     startMysql: async (started) => {
       const tls = await certificates();
-      return settleAll(
-        MYSQL_IMAGES.map((image) => started.track(startMysqlContainer(image, runDir, tls))),
-      );
+      const { names, requireTls } = chosen(MYSQL_IMAGES);
+      return settleAll([
+        ...names.map((image) => started.track(startMysqlContainer(image, runDir, tls))),
+        ...requireTls.map((image) => started.track(startMysqlContainer(image, runDir, tls, true))),
+      ]);
     },
     startMongodb: async (started) => {
       const tls = await certificates();
-      return settleAll(
-        MONGODB_IMAGES.map((image) => started.track(startMongoContainer(image, runDir, tls))),
-      );
+      return settleAll([
+        ...names(MONGODB_IMAGES).map((image) =>
+          started.track(startMongoContainer(image, runDir, tls)),
+        ),
+        ...names(FERRETDB_IMAGES).map((image) =>
+          started.track(startFerretdbContainer(image, runDir, tls)),
+        ),
+      ]);
     },
-    startSecretsManager: (started) => started.track(startMotoContainer(runDir)),
+    startSecretsManager: (started) => {
+      const [moto] = names([MOTO_IMAGE]);
+      if (!moto) throw new Error(`no ${source} image for moto`);
+      return started.track(startMotoContainer(moto, runDir));
+    },
   };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }
 
 function localProvider(runDir: string): Provider {
@@ -437,7 +492,8 @@ function isPostgresServer(value: unknown): value is PostgresServer {
     typeof value.superuser === 'string' &&
     typeof value.superuserPassword === 'string' &&
     (value.caFile === undefined || typeof value.caFile === 'string') &&
-    typeof value.tlsCapable === 'boolean'
+    typeof value.tlsCapable === 'boolean' &&
+    (value.image === undefined || typeof value.image === 'string')
   );
 }
 
@@ -453,7 +509,8 @@ function isMysqlServer(value: unknown): value is MysqlServer {
     typeof value.rootPassword === 'string' &&
     (value.caFile === undefined || typeof value.caFile === 'string') &&
     typeof value.tlsCapable === 'boolean' &&
-    typeof value.requireSecureTransport === 'boolean'
+    typeof value.requireSecureTransport === 'boolean' &&
+    (value.image === undefined || typeof value.image === 'string')
   );
 }
 
@@ -470,7 +527,8 @@ function isMongoServer(value: unknown): value is MongoServer {
     typeof value.adminPassword === 'string' &&
     typeof value.adminDatabase === 'string' &&
     (value.caFile === undefined || typeof value.caFile === 'string') &&
-    typeof value.supportsRoles === 'boolean'
+    typeof value.supportsRoles === 'boolean' &&
+    (value.image === undefined || typeof value.image === 'string')
   );
 }
 

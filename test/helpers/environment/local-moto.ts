@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import {
   describeExit,
@@ -11,7 +13,19 @@ import {
 } from './child-processes';
 import type { Started } from './types';
 
-const PYTHON = 'python3';
+/**
+ * Where the demo and `scripts/provision.sh` install moto when the machine's python3 lacks it: a
+ * virtual environment of our own, nothing outside it touched.
+ */
+export const MOTO_VENV = join(
+  process.env.XDG_CACHE_HOME || join(homedir(), '.cache'),
+  'rotation-lambdas',
+  'moto-venv',
+);
+/** The virtual environment's python3 when there is one, else the machine's. */
+const PYTHON = existsSync(join(MOTO_VENV, 'bin', 'python3'))
+  ? join(MOTO_VENV, 'bin', 'python3')
+  : 'python3';
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 5_000;
 const INSTALL_HINT = "pip install 'moto[server]'";

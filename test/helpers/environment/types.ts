@@ -12,6 +12,8 @@ export interface PostgresServer {
   caFile: string | undefined;
   /** Whether the server accepts TLS connections (`SHOW ssl` is `on`). */
   tlsCapable: boolean;
+  /** The container image it runs in, when testcontainers started it. */
+  image?: string;
 }
 
 /** A MySQL-protocol server (MySQL or MariaDB) the integration suites run against, with an administrator account. */
@@ -33,6 +35,8 @@ export interface MysqlServer {
   tlsCapable: boolean;
   /** Whether the server refuses connections without TLS (`require_secure_transport=ON`). */
   requireSecureTransport: boolean;
+  /** The container image it runs in, when testcontainers started it. */
+  image?: string;
 }
 
 /**
@@ -67,6 +71,8 @@ export interface MongoServer {
    * and every authenticated user may run every command).
    */
   supportsRoles: boolean;
+  /** The container image it runs in, when testcontainers started it. */
+  image?: string;
 }
 
 /**
