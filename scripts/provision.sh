@@ -20,6 +20,7 @@ moto_venv=$cache/moto-venv
 is_root=false
 [ "$(id -u)" -eq 0 ] && is_root=true
 needs_root=()
+mkdir -p "$cache"
 
 part() { printf 'provision: %-16s %s\n' "$1" "$2"; }
 since() { echo "$(($(date +%s) - $1)) s"; }
@@ -62,8 +63,12 @@ elif $is_root; then
   started=$(date +%s)
   part 'Debian packages' "installing ${missing[*]} …"
   export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } \
+    >"$cache.apt.log" 2>&1; then
+    tail -n 30 "$cache.apt.log" >&2
+    exit 1
+  fi
+  rm -f "$cache.apt.log"
   part 'Debian packages' "installed in $(since "$started")"
 else
   needs_root+=("Debian packages (${missing[*]})")
@@ -101,10 +106,11 @@ fi
 # Debian sid roots (MySQL 9.7, MariaDB 11.8)
 if $is_root; then
   started=$(date +%s)
-  roots=$(bash scripts/install-sid-servers.sh 2>&1) || {
-    echo "$roots" >&2
+  if ! roots=$(bash scripts/install-sid-servers.sh 2>"$cache.sid-roots.log"); then
+    cat "$cache.sid-roots.log" >&2
     exit 1
-  }
+  fi
+  rm -f "$cache.sid-roots.log"
   if [ "$(($(date +%s) - started))" -le 1 ]; then
     part 'sid roots' "ready: $(echo "$roots" | sed 's|.*/||' | paste -sd';' -)"
   else
