@@ -106,6 +106,16 @@ bash -n examples/aws-cli/attach-rotation.sh
 PATH="$(dirname "$AWS"):$PATH" bash examples/aws-cli/attach-rotation.sh cli-example
 expect_rotation cli-example
 
+echo "-- README, \"Attach a function to a secret\": its commands as written, against moto"
+# The first shell block after that heading, run with `aws` on PATH; test/unit/readme-commands.test.ts
+# lists every README command and where CI runs it.
+readme_attach=$(awk '/^### Attach a function to a secret/ { found = 1 } found && /^```sh/ { inside = 1; next }
+  inside && /^```/ { exit } inside' README.md)
+[ -n "$readme_attach" ] || { echo "no shell block under 'Attach a function to a secret' in README.md" >&2; exit 1; }
+"$AWS" secretsmanager create-secret --name app-db --secret-string '{"engine": "postgres"}' >/dev/null
+PATH="$(dirname "$AWS"):$PATH" bash -euo pipefail -c "$readme_attach"
+expect_rotation app-db
+
 echo "-- aws-cli/switch-from-aws-template.sh (the README's migration guide): shellcheck, runs against moto"
 bash -n examples/aws-cli/switch-from-aws-template.sh
 "$SHELLCHECK" examples/aws-cli/switch-from-aws-template.sh
