@@ -25,7 +25,7 @@ import {
 import { CHARACTER_CLASSES, passwordAlphabet } from '../shared/password';
 import { recoveryAdvice } from '../shared/rotation/recovery';
 import { type DatabaseSecret, parseDatabaseSecret } from '../shared/secrets/database-secret';
-import { managedDatabase } from '../shared/secrets/rds';
+import { rdsLocator } from '../shared/secrets/rds';
 import { SecretVersions } from '../shared/secrets/secret-versions';
 import { SecretsManagerPort } from '../shared/secrets/secrets-manager';
 import {
@@ -511,7 +511,7 @@ async function readMaster(
   const versions = new SecretVersions(new SecretsManagerPort(client), arn, '', engine);
   let master: DatabaseSecret;
   try {
-    master = await versions.master(masterArn, managedDatabase);
+    master = await versions.master(masterArn, rdsLocator);
   } catch (error) {
     add(
       'master',

@@ -25,3 +25,18 @@ export interface Endpoint {
   host: string;
   port: number;
 }
+
+/**
+ * Where a master secret's database is and who reads from it, as RDS says (`./rds`'s
+ * `rdsLocator`). Passed in by the code that reads master secrets, so that functions without one
+ * carry no RDS client.
+ */
+export interface MasterLocator {
+  /** The database of an RDS-managed master secret, from its system tags; `undefined` when they name none. */
+  managed(
+    masterArn: string,
+    tags: ReadonlyMap<string, string>,
+  ): Promise<ManagedDatabase | undefined>;
+  /** The read replicas and readers of the RDS database whose endpoint is `host`; empty for any other host. */
+  readersOfEndpoint(host: string, port: number): Promise<readonly Endpoint[]>;
+}

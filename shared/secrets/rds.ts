@@ -5,6 +5,7 @@ import {
   MANAGED_CLUSTER_TAG,
   MANAGED_INSTANCE_TAG,
   type ManagedDatabase,
+  type MasterLocator,
 } from './rds-tags';
 
 /** The RDS SDK, loaded on first use: most rotations never ask RDS, and it costs ~15 MB. */
@@ -153,3 +154,9 @@ export async function readersOfEndpoint(
   const same = found?.host?.toLowerCase() === host.toLowerCase() && found?.port === port;
   return same && found ? found.readers : [];
 }
+
+/** RDS as the master secrets' locator: what the alternating-users strategy and preflight ask. */
+export const rdsLocator: MasterLocator = {
+  managed: (masterArn, tags) => managedDatabase(masterArn, tags),
+  readersOfEndpoint: (host, port) => readersOfEndpoint(host, port),
+};

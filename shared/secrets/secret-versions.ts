@@ -16,7 +16,7 @@ import {
   type Endpoint,
   MANAGED_CLUSTER_TAG,
   MANAGED_INSTANCE_TAG,
-  type ManagedDatabase,
+  type MasterLocator,
 } from './rds-tags';
 import {
   AWSCURRENT,
@@ -33,8 +33,10 @@ import {
  */
 export class SecretVersions {
   private readonly cache = new Map<string, Promise<DatabaseSecret | undefined>>();
-  /** Master secret ARN → where user secrets may point instead of the master's host (RDS readers). */
-  private readonly masterReaders = new Map<string, readonly Endpoint[]>();
+  /** RDS-managed master secret ARN → its database's readers, as RDS reported them when located. */
+  private readonly managedReaders = new Map<string, readonly Endpoint[]>();
+  /** Master secret ARN → where user secrets may point besides the master's server. */
+  private readonly readers = new Map<string, Promise<readonly Endpoint[]>>();
   private readonly masters = new Map<string, Promise<DatabaseSecret>>();
 
   public constructor(
@@ -91,11 +93,21 @@ export class SecretVersions {
   }
 
   /**
-   * The read replicas and readers of an RDS-managed master's database, as RDS reported them when
-   * `master` read it; empty for any other master secret.
+   * Where, besides the master's own server, a user's secret may point: the read replicas and
+   * readers of the master's database, as RDS reports them. For an RDS-managed master, those RDS
+   * gave when it was located; for a master that names its own RDS endpoint, RDS's answer for that
+   * endpoint; otherwise none. Asked of RDS at most once per invocation.
    */
-  public readersOf(masterArn: string): readonly Endpoint[] {
-    return this.masterReaders.get(masterArn) ?? [];
+  public readersOf(masterArn: string, locate: MasterLocator): Promise<readonly Endpoint[]> {
+    let entry = this.readers.get(masterArn);
+    if (!entry) {
+      entry = this.master(masterArn, locate).then(
+        (master) =>
+          this.managedReaders.get(masterArn) ?? locate.readersOfEndpoint(master.host, master.port),
+      );
+      this.readers.set(masterArn, entry);
+    }
+    return entry;
   }
 
   /** AWSCURRENT of the master secret named by `masterarn`; its `engine` key may be absent. */
@@ -156,7 +168,7 @@ export class SecretVersions {
     }
     if (typeof fields !== 'object' || fields === null || 'host' in fields) return text;
     const metadata = await this.port.describe(masterArn);
-    const database = await locate(masterArn, metadata.tags);
+    const database = await locate.managed(masterArn, metadata.tags);
     if (!database) {
       throw new MasterSecretError(
         `The master secret ${masterArn} named by "masterarn" in secret ${this.secretId} has no "host", and RDS does not manage it (no ${MANAGED_INSTANCE_TAG} or ${MANAGED_CLUSTER_TAG} tag): add the master's "host" and "port"`,
@@ -167,7 +179,7 @@ export class SecretVersions {
         `The master secret ${masterArn} belongs to ${database.arn}, a "${database.engine}" database, but this function rotates ${this.shape.secretEngines.join('/')} secrets`,
       );
     }
-    this.masterReaders.set(masterArn, database.readers);
+    this.managedReaders.set(masterArn, database.readers);
     return JSON.stringify({
       ...fields,
       host: database.host,
@@ -193,16 +205,6 @@ export class SecretVersions {
     return entry;
   }
 }
-
-/**
- * Finds the database of a master secret from its tags (RDS's, see `./rds`), or `undefined` when
- * the tags name none. Passed in by the strategy that reads master secrets, so that functions
- * without one carry no RDS client.
- */
-export type MasterLocator = (
-  masterArn: string,
-  tags: ReadonlyMap<string, string>,
-) => Promise<ManagedDatabase | undefined>;
 
 function errorName(error: unknown): string {
   return isErrorLike(error) ? error.name : 'unknown error';

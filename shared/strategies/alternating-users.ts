@@ -7,8 +7,7 @@ import {
   UsernameTooLongError,
 } from '../errors';
 import type { DatabaseSecret } from '../secrets/database-secret';
-import { managedDatabase, readersOfEndpoint } from '../secrets/rds';
-import type { Endpoint } from '../secrets/rds-tags';
+import { rdsLocator } from '../secrets/rds';
 import { checkPendingTarget, requirePending, sameServer } from './pending';
 import { plainTextHint, tryLogin, withSession } from './sessions';
 import type { RotationStrategy, StepContext } from './strategy';
@@ -151,28 +150,6 @@ export const alternatingUsers: RotationStrategy = {
  */
 const REPLICA_RETRY_DELAYS_MS = [1000, 3000];
 
-/**
- * Where, besides the master's own server, a user's secret may point: the read replicas and
- * readers of the master's database, as RDS reports them. For an RDS-managed master, from its
- * lookup; for a master that names its own RDS endpoint, from RDS by that endpoint; otherwise none.
- * Asked only when the user's host is not the master's, and once per invocation.
- */
-const readersCache = new WeakMap<object, Promise<readonly Endpoint[]>>();
-function masterReaders(
-  versions: StepContext['versions'],
-  masterArn: string,
-  master: DatabaseSecret,
-): Promise<readonly Endpoint[]> {
-  let entry = readersCache.get(versions);
-  if (!entry) {
-    const managed = versions.readersOf(masterArn);
-    entry =
-      managed.length > 0 ? Promise.resolve(managed) : readersOfEndpoint(master.host, master.port);
-    readersCache.set(versions, entry);
-  }
-  return entry;
-}
-
 /** True when the user's secret names the master's server, or one of its replicas or readers. */
 async function onMastersServer(
   { versions, config }: StepContext,
@@ -181,7 +158,7 @@ async function onMastersServer(
   current: DatabaseSecret,
 ): Promise<'same' | 'reader' | 'other'> {
   if (sameServer(master, current, config.hostAliases)) return 'same';
-  const readers = await masterReaders(versions, masterArn, master);
+  const readers = await versions.readersOf(masterArn, rdsLocator);
   return readers.some((reader) => sameServer(reader, current, config.hostAliases))
     ? 'reader'
     : 'other';
@@ -190,7 +167,7 @@ async function onMastersServer(
 async function userOnReader(context: StepContext): Promise<boolean> {
   const current = await context.versions.current();
   if (!current.masterarn) return false;
-  const master = await context.versions.master(current.masterarn, managedDatabase);
+  const master = await context.versions.master(current.masterarn, rdsLocator);
   return (await onMastersServer(context, current.masterarn, master, current)) === 'reader';
 }
 
@@ -207,7 +184,7 @@ async function masterSession(
   if (!masterArn) {
     throw new SecretValueError(`Secret ${versions.secretId} (AWSCURRENT) has no "masterarn" key`);
   }
-  const stored = await versions.master(masterArn, managedDatabase);
+  const stored = await versions.master(masterArn, rdsLocator);
   // A master secret may omit `engine`; it is the same server as the user's.
   const master = stored.engine ? stored : { ...stored, engine: current.engine };
   if ((await onMastersServer(context, masterArn, master, current)) === 'other') {
