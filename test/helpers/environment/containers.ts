@@ -87,50 +87,49 @@ export async function startPostgresContainer(
   const { Wait } = await import('testcontainers');
   const password = randomBytes(24).toString('base64url');
   const logFile = join(runDir, `${fileSafe(image)}.log`);
-  let container: StartedPostgreSqlContainer;
-  try {
-    container = await new PostgreSqlContainer(image)
-      .withUsername(SUPERUSER)
-      .withPassword(password)
-      .withDatabase('postgres')
-      .withSSL(certificates.certFile, certificates.keyFile)
-      .withWaitStrategy(Wait.forListeningPorts())
-      .withStartupTimeout(STARTUP_TIMEOUT_MS)
-      .withLogConsumer(writeTo(logFile))
-      .start();
-  } catch (error) {
-    throw new Error(
-      `starting container ${image} failed: ${errorMessage(error)}\n${await logTail(logFile)}`,
-    );
-  }
-  const stop = async () => {
-    await container.stop();
-  };
-  try {
-    const host = container.getHost();
-    const port = container.getPort();
-    const facts = await waitFor(
-      `PostgreSQL container ${image} on ${host}:${port}`,
-      () =>
-        probePostgres({ host, port, user: SUPERUSER, password, database: 'postgres', ssl: false }),
-      { timeoutMs: 30_000 },
-    );
-    const value: PostgresServer = {
-      name: `postgresql-${majorVersion(facts.version)}`,
-      version: facts.version,
-      host,
-      port,
-      superuser: SUPERUSER,
-      superuserPassword: password,
-      caFile: certificates.caFile,
-      tlsCapable: facts.ssl,
-      image,
-    };
-    return { value, stop };
-  } catch (error) {
-    await stop();
-    throw new Error(`${errorMessage(error)}\n${await logTail(logFile)}`);
-  }
+  return runContainer(
+    image,
+    logFile,
+    (log) =>
+      new PostgreSqlContainer(image)
+        .withUsername(SUPERUSER)
+        .withPassword(password)
+        .withDatabase('postgres')
+        .withSSL(certificates.certFile, certificates.keyFile)
+        .withWaitStrategy(Wait.forListeningPorts())
+        .withStartupTimeout(STARTUP_TIMEOUT_MS)
+        .withLogConsumer(log)
+        .start(),
+    async (container: StartedPostgreSqlContainer) => {
+      const host = container.getHost();
+      const port = container.getPort();
+      const facts = await waitFor(
+        `PostgreSQL container ${image} on ${host}:${port}`,
+        () =>
+          probePostgres({
+            host,
+            port,
+            user: SUPERUSER,
+            password,
+            database: 'postgres',
+            ssl: false,
+          }),
+        { timeoutMs: 30_000 },
+      );
+      const value: PostgresServer = {
+        name: `postgresql-${majorVersion(facts.version)}`,
+        version: facts.version,
+        host,
+        port,
+        superuser: SUPERUSER,
+        superuserPassword: password,
+        caFile: certificates.caFile,
+        tlsCapable: facts.ssl,
+        image,
+      };
+      return value;
+    },
+  );
 }
 
 /**
@@ -160,69 +159,61 @@ export async function startMysqlContainer(
   const command = [`--ssl-cert=${tls.cert}`, `--ssl-key=${tls.key}`, `--ssl-ca=${tls.ca}`];
   // Stated either way: MySQL's default is OFF today, and the suites count on what it is.
   command.push(`--require-secure-transport=${requireSecureTransport ? 'ON' : 'OFF'}`);
-  let container: StartedTestContainer;
-  try {
-    container = await new GenericContainer(image)
-      .withEnvironment(
-        mariadb ? { MARIADB_ROOT_PASSWORD: password } : { MYSQL_ROOT_PASSWORD: password },
-      )
-      .withCopyFilesToContainer([
-        { source: certificates.caFile, target: tls.ca, mode: 0o644 },
-        { source: certificates.certFile, target: tls.cert, mode: 0o644 },
-        // The server runs as the image's mysql user, so the (throwaway) key must be readable by it.
-        { source: certificates.keyFile, target: tls.key, mode: 0o644 },
-      ])
-      // Arguments starting with `-` are passed to the server by both images' entrypoints.
-      .withCommand(command)
-      .withExposedPorts(MYSQL_CONTAINER_PORT)
-      // The entrypoints initialise with a temporary server that does not listen on TCP,
-      // so the port only opens once the real server runs.
-      .withWaitStrategy(Wait.forListeningPorts())
-      .withStartupTimeout(STARTUP_TIMEOUT_MS)
-      .withLogConsumer(writeTo(logFile))
-      .start();
-  } catch (error) {
-    throw new Error(
-      `starting container ${image} failed: ${errorMessage(error)}\n${await logTail(logFile)}`,
-    );
-  }
-  const stop = async () => {
-    await container.stop();
-  };
-  try {
-    const host = container.getHost();
-    const port = container.getMappedPort(MYSQL_CONTAINER_PORT);
-    const ca = await readFile(certificates.caFile, 'utf8');
-    const facts: MysqlFacts = await waitFor(
-      `${image} container on ${host}:${port}`,
-      () =>
-        probeMysql({
-          host,
-          port,
-          user: MYSQL_ROOT_USER,
-          password,
-          ssl: { ca, rejectUnauthorized: true },
-        }),
-      { timeoutMs: 60_000 },
-    );
-    const value: MysqlServer = {
-      name: `${facts.flavor}-${majorMinorVersion(facts.version)}${facts.requireSecureTransport ? '-require-tls' : ''}`,
-      flavor: facts.flavor,
-      version: facts.version,
-      host,
-      port,
-      rootUser: MYSQL_ROOT_USER,
-      rootPassword: password,
-      caFile: certificates.caFile,
-      tlsCapable: facts.tlsCapable,
-      requireSecureTransport: facts.requireSecureTransport,
-      image,
-    };
-    return { value, stop };
-  } catch (error) {
-    await stop();
-    throw new Error(`${errorMessage(error)}\n${await logTail(logFile)}`);
-  }
+  return runContainer(
+    image,
+    logFile,
+    (log) =>
+      new GenericContainer(image)
+        .withEnvironment(
+          mariadb ? { MARIADB_ROOT_PASSWORD: password } : { MYSQL_ROOT_PASSWORD: password },
+        )
+        .withCopyFilesToContainer([
+          { source: certificates.caFile, target: tls.ca, mode: 0o644 },
+          { source: certificates.certFile, target: tls.cert, mode: 0o644 },
+          // The server runs as the image's mysql user, so the (throwaway) key must be readable by it.
+          { source: certificates.keyFile, target: tls.key, mode: 0o644 },
+        ])
+        // Arguments starting with `-` are passed to the server by both images' entrypoints.
+        .withCommand(command)
+        .withExposedPorts(MYSQL_CONTAINER_PORT)
+        // The entrypoints initialise with a temporary server that does not listen on TCP,
+        // so the port only opens once the real server runs.
+        .withWaitStrategy(Wait.forListeningPorts())
+        .withStartupTimeout(STARTUP_TIMEOUT_MS)
+        .withLogConsumer(log)
+        .start(),
+    async (container: StartedTestContainer) => {
+      const host = container.getHost();
+      const port = container.getMappedPort(MYSQL_CONTAINER_PORT);
+      const ca = await readFile(certificates.caFile, 'utf8');
+      const facts: MysqlFacts = await waitFor(
+        `${image} container on ${host}:${port}`,
+        () =>
+          probeMysql({
+            host,
+            port,
+            user: MYSQL_ROOT_USER,
+            password,
+            ssl: { ca, rejectUnauthorized: true },
+          }),
+        { timeoutMs: 60_000 },
+      );
+      const value: MysqlServer = {
+        name: `${facts.flavor}-${majorMinorVersion(facts.version)}${facts.requireSecureTransport ? '-require-tls' : ''}`,
+        flavor: facts.flavor,
+        version: facts.version,
+        host,
+        port,
+        rootUser: MYSQL_ROOT_USER,
+        rootPassword: password,
+        caFile: certificates.caFile,
+        tlsCapable: facts.tlsCapable,
+        requireSecureTransport: facts.requireSecureTransport,
+        image,
+      };
+      return value;
+    },
+  );
 }
 
 /**
@@ -245,80 +236,72 @@ export async function startMongoContainer(
     readFile(certificates.certFile, 'utf8'),
     readFile(certificates.keyFile, 'utf8'),
   ]);
-  let container: StartedTestContainer;
-  try {
-    container = await new GenericContainer(image)
-      .withEnvironment({
-        MONGO_INITDB_ROOT_USERNAME: MONGODB_ROOT_USER,
-        MONGO_INITDB_ROOT_PASSWORD: password,
-      })
-      .withCopyFilesToContainer([{ source: certificates.caFile, target: tls.ca, mode: 0o644 }])
-      .withCopyContentToContainer([
-        // mongod runs as the image's mongodb user, so the (throwaway) key must be readable by it.
-        { content: `${certificate.trimEnd()}\n${key}`, target: tls.certificateKey, mode: 0o644 },
-      ])
-      // Arguments starting with `-` are passed to mongod by the entrypoint, which adds --auth
-      // (the root user is set) and --bind_ip_all.
-      .withCommand([
-        '--tlsMode',
-        'allowTLS',
-        '--tlsCertificateKeyFile',
-        tls.certificateKey,
-        // mongod 8.0 refuses TLS without a CA file (or --tlsUseSystemCA); with one, clients must
-        // present certificates unless this is allowed:
-        '--tlsCAFile',
-        tls.ca,
-        '--tlsAllowConnectionsWithoutCertificates',
-      ])
-      .withExposedPorts(MONGODB_CONTAINER_PORT)
-      // The entrypoint first runs a temporary server (on 127.0.0.1 only) to create the root user,
-      // then the real one: each logs "Waiting for connections" once.
-      .withWaitStrategy(Wait.forLogMessage(/Waiting for connections/, 2))
-      .withStartupTimeout(STARTUP_TIMEOUT_MS)
-      .withLogConsumer(writeTo(logFile))
-      .start();
-  } catch (error) {
-    throw new Error(
-      `starting container ${image} failed: ${errorMessage(error)}\n${await logTail(logFile)}`,
-    );
-  }
-  const stop = async () => {
-    await container.stop();
-  };
-  try {
-    const host = container.getHost();
-    const port = container.getMappedPort(MONGODB_CONTAINER_PORT);
-    const url = `mongodb://${urlHost(host)}:${port}/`;
-    const login = { auth: { username: MONGODB_ROOT_USER, password }, authSource: 'admin' };
-    const ca = await readFile(certificates.caFile, 'utf8');
-    const facts: MongoFacts = await waitFor(
-      `${image} container on ${host}:${port}`,
-      () => probeMongo(url, { ...login, tls: true, ca }),
-      { timeoutMs: 60_000 },
-    );
-    await probeMongo(url, { ...login, tls: false }).catch((error: unknown) => {
-      throw new Error(`${image} container refused a plain-text login: ${errorMessage(error)}`);
-    });
-    const value: MongoServer = {
-      name: mongoServerName(facts),
-      kind: facts.kind,
-      version: facts.version,
-      host,
-      port,
-      // allowTLS: the same port also accepts plain text.
-      plainPort: port,
-      adminUser: MONGODB_ROOT_USER,
-      adminPassword: password,
-      adminDatabase: 'admin',
-      caFile: certificates.caFile,
-      supportsRoles: facts.kind === 'mongodb',
-      image,
-    };
-    return { value, stop };
-  } catch (error) {
-    await stop();
-    throw new Error(`${errorMessage(error)}\n${await logTail(logFile)}`);
-  }
+  return runContainer(
+    image,
+    logFile,
+    (log) =>
+      new GenericContainer(image)
+        .withEnvironment({
+          MONGO_INITDB_ROOT_USERNAME: MONGODB_ROOT_USER,
+          MONGO_INITDB_ROOT_PASSWORD: password,
+        })
+        .withCopyFilesToContainer([{ source: certificates.caFile, target: tls.ca, mode: 0o644 }])
+        .withCopyContentToContainer([
+          // mongod runs as the image's mongodb user, so the (throwaway) key must be readable by it.
+          { content: `${certificate.trimEnd()}\n${key}`, target: tls.certificateKey, mode: 0o644 },
+        ])
+        // Arguments starting with `-` are passed to mongod by the entrypoint, which adds --auth
+        // (the root user is set) and --bind_ip_all.
+        .withCommand([
+          '--tlsMode',
+          'allowTLS',
+          '--tlsCertificateKeyFile',
+          tls.certificateKey,
+          // mongod 8.0 refuses TLS without a CA file (or --tlsUseSystemCA); with one, clients must
+          // present certificates unless this is allowed:
+          '--tlsCAFile',
+          tls.ca,
+          '--tlsAllowConnectionsWithoutCertificates',
+        ])
+        .withExposedPorts(MONGODB_CONTAINER_PORT)
+        // The entrypoint first runs a temporary server (on 127.0.0.1 only) to create the root user,
+        // then the real one: each logs "Waiting for connections" once.
+        .withWaitStrategy(Wait.forLogMessage(/Waiting for connections/, 2))
+        .withStartupTimeout(STARTUP_TIMEOUT_MS)
+        .withLogConsumer(log)
+        .start(),
+    async (container: StartedTestContainer) => {
+      const host = container.getHost();
+      const port = container.getMappedPort(MONGODB_CONTAINER_PORT);
+      const url = `mongodb://${urlHost(host)}:${port}/`;
+      const login = { auth: { username: MONGODB_ROOT_USER, password }, authSource: 'admin' };
+      const ca = await readFile(certificates.caFile, 'utf8');
+      const facts: MongoFacts = await waitFor(
+        `${image} container on ${host}:${port}`,
+        () => probeMongo(url, { ...login, tls: true, ca }),
+        { timeoutMs: 60_000 },
+      );
+      await probeMongo(url, { ...login, tls: false }).catch((error: unknown) => {
+        throw new Error(`${image} container refused a plain-text login: ${errorMessage(error)}`);
+      });
+      const value: MongoServer = {
+        name: mongoServerName(facts),
+        kind: facts.kind,
+        version: facts.version,
+        host,
+        port,
+        // allowTLS: the same port also accepts plain text.
+        plainPort: port,
+        adminUser: MONGODB_ROOT_USER,
+        adminPassword: password,
+        adminDatabase: 'admin',
+        caFile: certificates.caFile,
+        supportsRoles: facts.kind === 'mongodb',
+        image,
+      };
+      return value;
+    },
+  );
 }
 
 /**
@@ -336,79 +319,71 @@ export async function startFerretdbContainer(
   const password = randomBytes(24).toString('base64url');
   const logFile = join(runDir, `${fileSafe(image)}.log`);
   const tls = { cert: `${MONGODB_TLS_DIR}/server.crt`, key: `${MONGODB_TLS_DIR}/server.key` };
-  let container: StartedTestContainer;
-  try {
-    container = await new GenericContainer(image)
-      .withEnvironment({
-        FERRETDB_HANDLER: 'sqlite',
-        FERRETDB_SQLITE_URL: 'file:/state/',
-        FERRETDB_STATE_DIR: '/state',
-        FERRETDB_LISTEN_ADDR: `:${FERRETDB_CONTAINER_PORTS.plain}`,
-        FERRETDB_LISTEN_TLS: `:${FERRETDB_CONTAINER_PORTS.tls}`,
-        FERRETDB_LISTEN_TLS_CERT_FILE: tls.cert,
-        FERRETDB_LISTEN_TLS_KEY_FILE: tls.key,
-        FERRETDB_DEBUG_ADDR: '-',
-        FERRETDB_TELEMETRY: 'disable',
-        FERRETDB_TEST_ENABLE_NEW_AUTH: 'true',
-        FERRETDB_SETUP_DATABASE: 'admin',
-        FERRETDB_SETUP_USERNAME: MONGODB_ROOT_USER,
-        FERRETDB_SETUP_PASSWORD: password,
-      })
-      .withCopyFilesToContainer([
-        { source: certificates.certFile, target: tls.cert, mode: 0o644 },
-        { source: certificates.keyFile, target: tls.key, mode: 0o644 },
-      ])
-      .withExposedPorts(FERRETDB_CONTAINER_PORTS.plain, FERRETDB_CONTAINER_PORTS.tls)
-      .withWaitStrategy(Wait.forListeningPorts())
-      .withStartupTimeout(STARTUP_TIMEOUT_MS)
-      .withLogConsumer(writeTo(logFile))
-      .start();
-  } catch (error) {
-    throw new Error(
-      `starting container ${image} failed: ${errorMessage(error)}\n${await logTail(logFile)}`,
-    );
-  }
-  const stop = async () => {
-    await container.stop();
-  };
-  try {
-    const host = container.getHost();
-    const port = container.getMappedPort(FERRETDB_CONTAINER_PORTS.tls);
-    const plainPort = container.getMappedPort(FERRETDB_CONTAINER_PORTS.plain);
-    const login = { auth: { username: MONGODB_ROOT_USER, password }, authSource: 'admin' };
-    const ca = await readFile(certificates.caFile, 'utf8');
-    const facts: MongoFacts = await waitFor(
-      `${image} container on ${host}:${port}`,
-      () => probeMongo(`mongodb://${urlHost(host)}:${port}/`, { ...login, tls: true, ca }),
-      { timeoutMs: 60_000 },
-    );
-    if (facts.kind !== 'ferretdb') {
-      throw new Error(`${image} is not FerretDB (buildInfo: ${facts.version})`);
-    }
-    await probeMongo(`mongodb://${urlHost(host)}:${plainPort}/`, { ...login, tls: false }).catch(
-      (error: unknown) => {
-        throw new Error(`${image} container refused a plain-text login: ${errorMessage(error)}`);
-      },
-    );
-    const value: MongoServer = {
-      name: mongoServerName(facts),
-      kind: 'ferretdb',
-      version: facts.version,
-      host,
-      port,
-      plainPort,
-      adminUser: MONGODB_ROOT_USER,
-      adminPassword: password,
-      adminDatabase: 'admin',
-      caFile: certificates.caFile,
-      supportsRoles: false,
-      image,
-    };
-    return { value, stop };
-  } catch (error) {
-    await stop();
-    throw new Error(`${errorMessage(error)}\n${await logTail(logFile)}`);
-  }
+  return runContainer(
+    image,
+    logFile,
+    (log) =>
+      new GenericContainer(image)
+        .withEnvironment({
+          FERRETDB_HANDLER: 'sqlite',
+          FERRETDB_SQLITE_URL: 'file:/state/',
+          FERRETDB_STATE_DIR: '/state',
+          FERRETDB_LISTEN_ADDR: `:${FERRETDB_CONTAINER_PORTS.plain}`,
+          FERRETDB_LISTEN_TLS: `:${FERRETDB_CONTAINER_PORTS.tls}`,
+          FERRETDB_LISTEN_TLS_CERT_FILE: tls.cert,
+          FERRETDB_LISTEN_TLS_KEY_FILE: tls.key,
+          FERRETDB_DEBUG_ADDR: '-',
+          FERRETDB_TELEMETRY: 'disable',
+          FERRETDB_TEST_ENABLE_NEW_AUTH: 'true',
+          FERRETDB_SETUP_DATABASE: 'admin',
+          FERRETDB_SETUP_USERNAME: MONGODB_ROOT_USER,
+          FERRETDB_SETUP_PASSWORD: password,
+        })
+        .withCopyFilesToContainer([
+          { source: certificates.certFile, target: tls.cert, mode: 0o644 },
+          { source: certificates.keyFile, target: tls.key, mode: 0o644 },
+        ])
+        .withExposedPorts(FERRETDB_CONTAINER_PORTS.plain, FERRETDB_CONTAINER_PORTS.tls)
+        .withWaitStrategy(Wait.forListeningPorts())
+        .withStartupTimeout(STARTUP_TIMEOUT_MS)
+        .withLogConsumer(log)
+        .start(),
+    async (container: StartedTestContainer) => {
+      const host = container.getHost();
+      const port = container.getMappedPort(FERRETDB_CONTAINER_PORTS.tls);
+      const plainPort = container.getMappedPort(FERRETDB_CONTAINER_PORTS.plain);
+      const login = { auth: { username: MONGODB_ROOT_USER, password }, authSource: 'admin' };
+      const ca = await readFile(certificates.caFile, 'utf8');
+      const facts: MongoFacts = await waitFor(
+        `${image} container on ${host}:${port}`,
+        () => probeMongo(`mongodb://${urlHost(host)}:${port}/`, { ...login, tls: true, ca }),
+        { timeoutMs: 60_000 },
+      );
+      if (facts.kind !== 'ferretdb') {
+        throw new Error(`${image} is not FerretDB (buildInfo: ${facts.version})`);
+      }
+      await probeMongo(`mongodb://${urlHost(host)}:${plainPort}/`, { ...login, tls: false }).catch(
+        (error: unknown) => {
+          throw new Error(`${image} container refused a plain-text login: ${errorMessage(error)}`);
+        },
+      );
+      const value: MongoServer = {
+        name: mongoServerName(facts),
+        kind: 'ferretdb',
+        version: facts.version,
+        host,
+        port,
+        plainPort,
+        adminUser: MONGODB_ROOT_USER,
+        adminPassword: password,
+        adminDatabase: 'admin',
+        caFile: certificates.caFile,
+        supportsRoles: false,
+        image,
+      };
+      return value;
+    },
+  );
 }
 
 /**
@@ -438,6 +413,35 @@ export async function startMotoContainer(image: string, runDir: string): Promise
     throw new Error(
       `starting container ${image} failed: ${errorMessage(error)}\n${await logTail(logFile)}`,
     );
+  }
+}
+
+/**
+ * Starts a container, then finds out about the server in it. Either failure carries the tail of
+ * the container's log, and a container whose server fails the second is stopped.
+ */
+async function runContainer<C extends StartedTestContainer, T>(
+  image: string,
+  logFile: string,
+  start: (log: (stream: Readable) => void) => Promise<C>,
+  describe: (container: C) => Promise<T>,
+): Promise<Started<T>> {
+  let container: C;
+  try {
+    container = await start(writeTo(logFile));
+  } catch (error) {
+    throw new Error(
+      `starting container ${image} failed: ${errorMessage(error)}\n${await logTail(logFile)}`,
+    );
+  }
+  const stop = async () => {
+    await container.stop();
+  };
+  try {
+    return { value: await describe(container), stop };
+  } catch (error) {
+    await stop();
+    throw new Error(`${errorMessage(error)}\n${await logTail(logFile)}`);
   }
 }
 
