@@ -9,9 +9,9 @@ import {
   type SessionInspection,
 } from './engine';
 import { describeTlsSocket } from './inspect-tls';
-import { type ServerInfo, supportsDualPasswords } from './mysql';
 import { type AccountGrants, parseGrants } from './mysql-grants';
 import { readRights, rightsDifferences } from './mysql-rights';
+import { type ServerInfo, supportsDualPasswords } from './mysql-server';
 
 type Row = Record<string, unknown>;
 

@@ -32,50 +32,24 @@ import {
 
 export { accountName } from './mysql-rights';
 
+import {
+  maxUsernameLength,
+  parseServerVersion,
+  type ServerInfo,
+  supportsAlterUser,
+  supportsDualPasswords,
+  supportsReplace,
+} from './mysql-server';
 import { isTlsError, tlsOptions } from './tls';
 
-/** The server's own account of what it is, from `SELECT VERSION()`. */
-export interface ServerInfo {
-  flavor: 'mysql' | 'mariadb';
-  major: number;
-  minor: number;
-  patch: number;
-}
-
-/** `8.0.36`, `5.7.44-log`, `8.0.mysql_aurora.3.05.2`, `10.11.19-MariaDB-0+deb12u1`, `5.5.5-10.6.14-MariaDB`. */
-export function parseServerVersion(version: string): ServerInfo {
-  const flavor = /mariadb/i.test(version) ? 'mariadb' : 'mysql';
-  // MariaDB once prefixed its version with 5.5.5- for old clients.
-  const text = flavor === 'mariadb' ? version.replace(/^5\.5\.5-/, '') : version;
-  const [major = 0, minor = 0, patch = 0] = (text.match(/^(\d+)\.(\d+)(?:\.(\d+))?/) ?? [])
-    .slice(1)
-    .map((n) => Number(n ?? 0));
-  return { flavor, major, minor, patch };
-}
-
-const atLeast = (info: ServerInfo, major: number, minor: number, patch = 0) =>
-  info.major * 1e6 + info.minor * 1e3 + info.patch >= major * 1e6 + minor * 1e3 + patch;
-
-/** `ALTER USER … IDENTIFIED BY` exists from MySQL 5.7.6 and MariaDB 10.2; before, `SET PASSWORD`. */
-export function supportsAlterUser(info: ServerInfo): boolean {
-  return info.flavor === 'mariadb' ? atLeast(info, 10, 2) : atLeast(info, 5, 7, 6);
-}
-
-/** The longest user name the server accepts, in characters. */
-export function maxUsernameLength(info: ServerInfo): number {
-  if (info.flavor === 'mariadb') return atLeast(info, 10, 0) ? 80 : 16;
-  return atLeast(info, 5, 7, 8) ? 32 : 16;
-}
-
-/** `REPLACE 'current'` in ALTER USER, from MySQL 8.0.13 (not MariaDB). */
-export function supportsReplace(info: ServerInfo): boolean {
-  return info.flavor === 'mysql' && atLeast(info, 8, 0, 13);
-}
-
-/** Dual passwords (`RETAIN CURRENT PASSWORD`), from MySQL 8.0.14 (not MariaDB). */
-export function supportsDualPasswords(info: ServerInfo): boolean {
-  return info.flavor === 'mysql' && atLeast(info, 8, 0, 14);
-}
+export {
+  maxUsernameLength,
+  parseServerVersion,
+  type ServerInfo,
+  supportsAlterUser,
+  supportsDualPasswords,
+  supportsReplace,
+} from './mysql-server';
 
 /**
  * The statement a user runs to change its own password. MySQL 5.7.6+ takes `ALTER USER
