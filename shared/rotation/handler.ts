@@ -20,7 +20,7 @@ import {
   type SecretMetadata,
   SecretsManagerPort,
 } from '../secrets/secrets-manager';
-import { tryLogin, withSession } from '../strategies/sessions';
+import { logsIn } from '../strategies/sessions';
 import type { RotationStrategy, StepContext, StepOutcome } from '../strategies/strategy';
 import { parseRotationEvent, type RotationEvent } from './event';
 import { recoveryAdvice } from './recovery';
@@ -234,13 +234,11 @@ async function confirmPendingLogsIn({ engine, config, versions }: StepContext): 
       `Secret ${versions.secretId} version ${versions.token} (AWSPENDING) has no value: createSecret has not run for this rotation, so finishSecret promotes nothing`,
     );
   }
-  const session = await tryLogin(engine, pending, config);
-  if (!session) {
+  if (!(await logsIn(engine, pending, config))) {
     throw new PendingCredentialsError(
       `finishSecret refuses to promote version ${versions.token} of secret ${versions.secretId}: its credentials (user "${pending.username}") do not log in, so setSecret has not applied them. Nothing was changed; run the rotation's setSecret and testSecret first.`,
     );
   }
-  await withSession(session, (s) => s.ping());
 }
 
 /** Moves AWSCURRENT to the token's version, then takes AWSPENDING (and PASSWORD_SET) off it. */

@@ -95,6 +95,27 @@ export async function withSession<T>(
  * Added to "no credentials work" errors when the logins were in plain text: MariaDB rejects a
  * plain-text login under require_secure_transport=ON exactly as it rejects a wrong password.
  */
+/**
+ * Logs in with `secret` and runs a query, logging in again after each of `retryDelaysMs` (for a
+ * read replica that lags behind its writer); false when the database refuses every login.
+ */
+export async function logsIn(
+  engine: DatabaseEngine,
+  secret: DatabaseSecret,
+  config: RotationConfig,
+  retryDelaysMs: readonly number[] = [],
+): Promise<boolean> {
+  let session = await tryLogin(engine, secret, config);
+  for (const delay of retryDelaysMs) {
+    if (session) break;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    session = await tryLogin(engine, secret, config);
+  }
+  if (!session) return false;
+  await withSession(session, (s) => s.ping());
+  return true;
+}
+
 export function plainTextHint(secret: DatabaseSecret, config: RotationConfig): string {
   return planTls(secret.ssl, config.tlsMode).tls === 'disable'
     ? ' These logins were made without TLS ("ssl": false or TLS_MODE=disable); a server that requires TLS (MariaDB with require_secure_transport=ON) rejects them as if the password were wrong.'

@@ -1,5 +1,5 @@
 import { PendingCredentialsError } from '../errors';
-import { openSession, tryLogin, withSession } from './sessions';
+import { logsIn, openSession, withSession } from './sessions';
 import type { StepContext, StepOutcome } from './strategy';
 
 /**
@@ -19,17 +19,10 @@ export async function testPendingSecret(
     await withSession(await openSession(engine, current, config), (s) => s.ping());
     return 'current-tested';
   }
-  let session = await tryLogin(engine, pending, config);
-  for (const delay of retryDelaysMs) {
-    if (session) break;
-    await new Promise((resolve) => setTimeout(resolve, delay));
-    session = await tryLogin(engine, pending, config);
-  }
-  if (!session) {
+  if (!(await logsIn(engine, pending, config, retryDelaysMs))) {
     throw new PendingCredentialsError(
       `The database rejected the AWSPENDING credentials (user "${pending.username}") of secret ${versions.secretId} version ${versions.token}: setSecret has not applied them`,
     );
   }
-  await withSession(session, (s) => s.ping());
   return 'pending-tested';
 }
