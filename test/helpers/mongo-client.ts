@@ -74,3 +74,16 @@ export async function mongoRoles(
   const found = (reply.users as Document[])[0];
   return ((found?.roles as Document[] | undefined) ?? []).map((r) => `${r.role}@${r.db}`).sort();
 }
+
+/** A secret value for a user of `dbname` on `server`, with `extra` keys. */
+export function mongoSecretFor(server: MongoServer, dbname: string) {
+  return (username: string, password: string, extra: Record<string, unknown> = {}) => ({
+    engine: 'mongo',
+    host: server.host,
+    port: server.port,
+    username,
+    password,
+    dbname,
+    ...extra,
+  });
+}

@@ -6,7 +6,7 @@ import type { PreflightReport } from '../../cli/preflight';
 import type { RotationReport } from '../../cli/rotate';
 import { CLI, functionArgs, runCli } from '../helpers/cli-runner';
 import { type PostgresServer, readEnvironment } from '../helpers/environment';
-import { mongoAdmin, mongoCanLogIn, mongoCommand } from '../helpers/mongo-client';
+import { mongoAdmin, mongoCanLogIn, mongoCommand, mongoSecretFor } from '../helpers/mongo-client';
 import {
   ident,
   mysqlCanLogIn,
@@ -579,15 +579,12 @@ describe.each(env.mysql.filter((s) => !s.requireSecureTransport).map((s) => [s.n
 describe.each(env.mongodb.map((s) => [s.name, s] as const))('preflight on %s', (_name, server) => {
   const admin = mongoAdmin(server);
   const appDb = 'cli_app';
-  const secretFor = (username: string, password: string, extra: Record<string, unknown> = {}) => ({
-    engine: 'mongo',
-    host: server.host,
-    port: server.port,
-    username,
-    password,
-    dbname: appDb,
-    ...extra,
-  });
+  const secretFor = mongoSecretFor(server, appDb);
+  // The administrator as the master secret (its users are defined in its own database).
+  const masterValue = mongoSecretFor(server, server.adminDatabase)(
+    server.adminUser,
+    server.adminPassword,
+  );
 
   it('single user: passes, with privileges unknown where roles are not enforced; changes nothing', async () => {
     const username = uniqueName('cli');
@@ -619,14 +616,7 @@ describe.each(env.mongodb.map((s) => [s.name, s] as const))('preflight on %s', (
     const username = uniqueName('cli');
     const password = 'Initial-password-1';
     await mongoCommand(server, admin, appDb, { createUser: username, pwd: password, roles: [] });
-    const masterArn = await service.createSecret(uniqueName('cli'), {
-      engine: 'mongo',
-      host: server.host,
-      port: server.port,
-      username: admin.username,
-      password: admin.password,
-      dbname: admin.database,
-    });
+    const masterArn = await service.createSecret(uniqueName('cli'), masterValue);
     const arn = await service.createSecret(
       uniqueName('cli'),
       secretFor(username, password, { masterarn: masterArn }),
@@ -650,14 +640,7 @@ describe.each(env.mongodb.map((s) => [s.name, s] as const))('preflight on %s', (
     const roles = server.supportsRoles ? [{ role: 'read', db: appDb }] : [];
     await mongoCommand(server, admin, appDb, { createUser: username, pwd: 'Base-1', roles });
     await mongoCommand(server, admin, appDb, { createUser: clone, pwd: 'Clone-1', roles });
-    const masterArn = await service.createSecret(uniqueName('cli'), {
-      engine: 'mongo',
-      host: server.host,
-      port: server.port,
-      username: admin.username,
-      password: admin.password,
-      dbname: admin.database,
-    });
+    const masterArn = await service.createSecret(uniqueName('cli'), masterValue);
     const arn = await service.createSecret(
       uniqueName('cli'),
       secretFor(username, 'Base-1', { masterarn: masterArn }),

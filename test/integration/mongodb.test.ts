@@ -8,6 +8,7 @@ import {
   mongoCanLogIn,
   mongoCommand,
   mongoRoles,
+  mongoSecretFor,
 } from '../helpers/mongo-client';
 import { uniqueName } from '../helpers/postgres-client';
 import { loadBundle, RotationService } from '../helpers/rotation-service';
@@ -28,15 +29,7 @@ const alternatingUsers = loadBundle('mongodb-alternating-users');
 describe.each(env.mongodb.map((s) => [s.name, s] as const))('%s', (_name, server: MongoServer) => {
   const admin = mongoAdmin(server);
   const appDb = 'appdb';
-  const secretFor = (username: string, password: string, extra: Record<string, unknown> = {}) => ({
-    engine: 'mongo',
-    host: server.host,
-    port: server.port,
-    username,
-    password,
-    dbname: appDb,
-    ...extra,
-  });
+  const secretFor = mongoSecretFor(server, appDb);
   const login = (value: Record<string, unknown>): MongoLogin => ({
     username: String(value.username),
     password: String(value.password),
