@@ -319,7 +319,8 @@ class MysqlSession implements DatabaseSession {
       );
     }
     try {
-      await this.run(ownPasswordStatement(info, change), 'ALTER USER');
+      // Named by its own first words: MariaDB users change their own password with SET PASSWORD.
+      await this.run(ownPasswordStatement(info, change));
     } catch (error) {
       if (!(error instanceof DatabaseStatementError)) throw error;
       const errno = errnoOf(error);

@@ -344,7 +344,9 @@ export async function startFerretdbContainer(
           { source: certificates.keyFile, target: tls.key, mode: 0o644 },
         ])
         .withExposedPorts(FERRETDB_CONTAINER_PORTS.plain, FERRETDB_CONTAINER_PORTS.tls)
-        .withWaitStrategy(Wait.forListeningPorts())
+        // The official image is FROM scratch: no shell for testcontainers' port check inside
+        // it. FerretDB says when it listens, TLS last (internal/clientconn/listener.go).
+        .withWaitStrategy(Wait.forLogMessage(/Listening on TLS/))
         .withStartupTimeout(STARTUP_TIMEOUT_MS)
         .withLogConsumer(log)
         .start(),
