@@ -13,6 +13,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
+  chownSync,
   copyFileSync,
   existsSync,
   mkdirSync,
@@ -99,7 +100,7 @@ function debianMirror(): string {
 }
 
 /** A cached `debootstrap --variant=minbase` root of `release`, made once per machine. */
-async function base(release: LocalRecipe['release']): Promise<string> {
+async function base(release: 'bookworm' | 'sid'): Promise<string> {
   const root = join(roots, `base-${release}`);
   const stamp = join(root, '.rotation-lambdas-base');
   if (existsSync(stamp) && !refresh) return root;
@@ -170,6 +171,7 @@ function importRoot(
     ...Object.entries(recipe.env ?? {}).map(([key, value]) => `ENV ${key}=${value}`),
     ...recipe.ports.map((port) => `EXPOSE ${port}/tcp`),
     ...(recipe.stopSignal ? [`STOPSIGNAL ${recipe.stopSignal}`] : []),
+    ...(recipe.user ? [`USER ${recipe.user}`] : []),
     ...Object.entries(labels).map(([key, value]) => `LABEL ${key}=${value}`),
   ];
   return new Promise<void>((resolve, reject) => {
@@ -190,6 +192,17 @@ function importRoot(
   });
 }
 
+/** The user's and its group's ids, from the root's own /etc/passwd. */
+function ownerIn(root: string, user: string): { uid: number; gid: number } {
+  const line = readFileSync(join(root, 'etc/passwd'), 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith(`${user}:`));
+  const [, , uid, gid] = line?.split(':') ?? [];
+  if (uid === undefined || gid === undefined)
+    throw new Error(`no user ${user} in the image's root`);
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
 function hasUser(root: string, user: string): boolean {
   const passwd = readFileSync(join(root, 'etc/passwd'), 'utf8');
   return passwd.split('\n').some((line) => line.startsWith(`${user}:`));
@@ -206,7 +219,11 @@ async function build(image: ServerImage): Promise<void> {
   const started = Date.now();
   const root = join(roots, tag.replace(/[^a-zA-Z0-9.-]+/g, '-'));
   await run('rm', ['-rf', root]);
-  await run('cp', ['-a', await base(recipe.release), root]);
+  if (recipe.release === 'scratch') {
+    mkdirSync(root, { recursive: true });
+  } else {
+    await run('cp', ['-a', await base(recipe.release), root]);
+  }
   try {
     // Package scripts (sid's postgresql-common runs systemd-tmpfiles) want /proc: mounted in a
     // mount namespace of the command's own, so nothing outlives it.
@@ -244,7 +261,18 @@ async function build(image: ServerImage): Promise<void> {
         );
       }
     }
-    for (const user of recipe.users ?? []) {
+    if (recipe.release === 'scratch') {
+      // No shell, no tools: the accounts are written, as FROM-scratch images do.
+      const users = recipe.users ?? [];
+      mkdirSync(join(root, 'etc'), { recursive: true });
+      const uid = (index: number) => 1000 + index;
+      writeFileSync(
+        join(root, 'etc/passwd'),
+        users.map((u, i) => `${u}:x:${uid(i)}:${uid(i)}::/nonexistent:/nonexistent\n`).join(''),
+      );
+      writeFileSync(join(root, 'etc/group'), users.map((u, i) => `${u}:x:${uid(i)}:\n`).join(''));
+    }
+    for (const user of recipe.release === 'scratch' ? [] : (recipe.users ?? [])) {
       if (!hasUser(root, user)) {
         await chroot(
           'useradd',
@@ -276,19 +304,33 @@ async function build(image: ServerImage): Promise<void> {
       await run('rm', ['-rf', wheels]);
       version = `${recipe.pip.join(' ')} on Python ${version}`;
     }
-    for (const dir of recipe.dirs ?? []) mkdirSync(join(root, dir), { recursive: true });
+    const owner = recipe.user ? ownerIn(root, recipe.user) : undefined;
+    for (const dir of recipe.dirs ?? []) {
+      mkdirSync(join(root, dir), { recursive: true });
+      if (owner) chownSync(join(root, dir), owner.uid, owner.gid);
+    }
     for (const file of recipe.files ?? []) {
       const target = join(root, file.to);
       mkdirSync(dirname(target), { recursive: true });
       copyFileSync(sourceOf(file.from), target);
       chmodSync(target, file.mode);
+      if (file.libraries) {
+        // The shared libraries it loads (ldd's absolute paths), for a root with nothing else.
+        const ldd = await run('ldd', [sourceOf(file.from)]);
+        for (const library of ldd.match(/\/\S+/g) ?? []) {
+          mkdirSync(dirname(join(root, library)), { recursive: true });
+          copyFileSync(library, join(root, library));
+        }
+      }
     }
     if (!version) {
       const output = await run(sourceOf(recipe.files?.[0]?.from ?? ''), ['--version']);
       version = output.match(/version: (\S+)/)?.[1] ?? '';
     }
-    await run('rm', ['-rf', join(root, 'var/lib/apt/lists'), join(root, 'usr/sbin/policy-rc.d')]);
-    mkdirSync(join(root, 'var/lib/apt/lists/partial'), { recursive: true });
+    if (recipe.release !== 'scratch') {
+      await run('rm', ['-rf', join(root, 'var/lib/apt/lists'), join(root, 'usr/sbin/policy-rc.d')]);
+      mkdirSync(join(root, 'var/lib/apt/lists/partial'), { recursive: true });
+    }
     await importRoot(root, tag, recipe, { [RECIPE_LABEL]: hash, [VERSION_LABEL]: version });
     say(`${tag} (${version}): built in ${seconds(started)}`);
   } finally {
@@ -305,7 +347,7 @@ async function main(): Promise<void> {
   const local = ALL_IMAGES.filter((image) => image.local);
   // The bases first (one debootstrap each), then two images at a time: the machine has two cores.
   for (const release of new Set(local.map((image) => image.local?.recipe.release))) {
-    if (release) await base(release);
+    if (release && release !== 'scratch') await base(release);
   }
   const queue = [...local];
   const worker = async () => {

@@ -15,8 +15,11 @@ export type ImageSource = 'official' | 'local';
 
 /** How a local image is built: a Debian root, made with debootstrap and imported into podman. */
 export interface LocalRecipe {
-  /** The Debian release of the root (`debootstrap --variant=minbase`). */
-  release: 'bookworm' | 'sid';
+  /**
+   * The Debian release of the root (`debootstrap --variant=minbase`), or `scratch`: nothing but
+   * the files copied in (and the shared libraries they load), like a `FROM scratch` image.
+   */
+  release: 'bookworm' | 'sid' | 'scratch';
   /** Debian packages installed into the root; the first one is the server. */
   packages: readonly string[];
   /** The version the server package must have (a prefix of its Debian version), so the tag cannot lie. */
@@ -27,8 +30,13 @@ export interface LocalRecipe {
   pip?: readonly string[];
   /** Directories the image has (the official image's volumes). */
   dirs?: readonly string[];
-  /** Files copied into the root: `from` is relative to the repository, or `$FERRETDB` (the built binary). */
-  files?: readonly { from: string; to: string; mode: number }[];
+  /**
+   * Files copied into the root: `from` is relative to the repository, or `$FERRETDB` (the built
+   * binary); `libraries` also copies the shared libraries it loads.
+   */
+  files?: readonly { from: string; to: string; mode: number; libraries?: boolean }[];
+  /** The user the image runs as (`USER`); it owns `dirs`. */
+  user?: string;
   /** The image's configuration, as `podman import --change` gives it. */
   entrypoint: readonly string[];
   cmd?: readonly string[];
@@ -155,15 +163,18 @@ export const FERRETDB_IMAGES: readonly ServerImage[] = [
     official: 'ghcr.io/ferretdb/ferretdb:1.24.0',
     local: {
       tag: `${LOCAL_REPOSITORY}/ferretdb:1.24.0`,
+      // As the official image (build/ferretdb/production.Dockerfile): FROM scratch, no shell,
+      // the binary as the entry point, run as `ferretdb`, its state in /state.
       recipe: {
-        release: 'bookworm',
+        release: 'scratch',
         packages: [],
         version: '',
+        users: ['ferretdb'],
+        user: 'ferretdb',
         dirs: ['/state'],
-        files: [{ from: '$FERRETDB', to: '/ferretdb', mode: 0o755 }],
-        // As the official image: the binary is the entry point, its state in /state.
+        files: [{ from: '$FERRETDB', to: '/ferretdb', mode: 0o755, libraries: true }],
         entrypoint: ['/ferretdb'],
-        env: { PATH: SYSTEM_PATH },
+        env: { FERRETDB_STATE_DIR: '/state', FERRETDB_SQLITE_URL: 'file:/state/' },
         ports: [FERRETDB_CONTAINER_PORTS.plain, FERRETDB_CONTAINER_PORTS.tls],
       },
     },
