@@ -56,6 +56,18 @@ interface StartContext {
 
 const hide = (sql: string) => sql.replace(/(PASSWORD|BY) '[^']*'/g, "$1 '…'");
 
+/** Runs each statement in turn, showing it (its passwords hidden) once it has run. */
+async function runShown(
+  run: (sql: string) => Promise<unknown>,
+  say: (line: string) => void,
+  statements: readonly string[],
+): Promise<void> {
+  for (const sql of statements) {
+    await run(sql);
+    say(`  ${hide(sql)}`);
+  }
+}
+
 export async function startDemoServer(engine: DemoEngine, c: StartContext): Promise<DemoServer> {
   if (engine === 'mysql') return startMariadb(c);
   if (engine === 'mongodb') return startFerretdb(c);
@@ -92,7 +104,7 @@ async function startPostgres(c: StartContext): Promise<DemoServer> {
       });
       await admin.connect();
       try {
-        for (const sql of [
+        await runShown((sql) => admin.query(sql), say, [
           `CREATE ROLE demo_app LOGIN PASSWORD ${lit(PASSWORDS.demo_app)}`,
           `CREATE ROLE demo_rotator LOGIN CREATEROLE PASSWORD ${lit(PASSWORDS.demo_rotator)}`,
           `CREATE ROLE demo_service LOGIN PASSWORD ${lit(PASSWORDS.demo_service)}`,
@@ -100,10 +112,7 @@ async function startPostgres(c: StartContext): Promise<DemoServer> {
           'GRANT demo_service TO demo_rotator WITH ADMIN OPTION',
           'CREATE TABLE orders (id int)',
           'ALTER TABLE orders OWNER TO demo_service',
-        ]) {
-          await admin.query(sql);
-          say(`  ${hide(sql)}`);
-        }
+        ]);
       } finally {
         await admin.end();
       }
@@ -168,7 +177,7 @@ async function startMariadb(c: StartContext): Promise<DemoServer> {
     async createUsers(say) {
       const admin = await connect(server.rootUser, server.rootPassword);
       try {
-        for (const sql of [
+        await runShown((sql) => admin.query(sql), say, [
           'CREATE DATABASE shop',
           'CREATE TABLE shop.orders (id int)',
           `CREATE USER 'demo_app'@'%' IDENTIFIED BY ${q(PASSWORDS.demo_app)}`,
@@ -176,10 +185,7 @@ async function startMariadb(c: StartContext): Promise<DemoServer> {
           "GRANT ALL PRIVILEGES ON *.* TO 'demo_rotator'@'%' WITH GRANT OPTION",
           `CREATE USER 'demo_service'@'%' IDENTIFIED BY ${q(PASSWORDS.demo_service)}`,
           "GRANT SELECT, INSERT ON shop.orders TO 'demo_service'@'%'",
-        ]) {
-          await admin.query(sql);
-          say(`  ${hide(sql)}`);
-        }
+        ]);
       } finally {
         await admin.end();
       }

@@ -42,15 +42,6 @@ import {
 } from './mysql-server';
 import { isTlsError, tlsOptions } from './tls';
 
-export {
-  maxUsernameLength,
-  parseServerVersion,
-  type ServerInfo,
-  supportsAlterUser,
-  supportsDualPasswords,
-  supportsReplace,
-} from './mysql-server';
-
 /**
  * The statement a user runs to change its own password. MySQL 5.7.6+ takes `ALTER USER
  * CURRENT_USER()` (MySQL 8 removed `PASSWORD()`); MariaDB allows `ALTER USER` only to holders of

@@ -1,13 +1,4 @@
-import {
-  accountName,
-  maxUsernameLength,
-  ownPasswordStatement,
-  parseServerVersion,
-  passwordStatement,
-  supportsAlterUser,
-  supportsDualPasswords,
-  supportsReplace,
-} from '../../shared/engines/mysql';
+import { accountName, ownPasswordStatement, passwordStatement } from '../../shared/engines/mysql';
 import { parseGrants } from '../../shared/engines/mysql-grants';
 import {
   type AccountRights,
@@ -16,6 +7,13 @@ import {
   rightsDifferences,
   syncStatements,
 } from '../../shared/engines/mysql-rights';
+import {
+  maxUsernameLength,
+  parseServerVersion,
+  supportsAlterUser,
+  supportsDualPasswords,
+  supportsReplace,
+} from '../../shared/engines/mysql-server';
 
 describe('server flavour and version', () => {
   it.each([

@@ -270,36 +270,16 @@ export async function startMongoContainer(
         .withStartupTimeout(STARTUP_TIMEOUT_MS)
         .withLogConsumer(log)
         .start(),
-    async (container: StartedTestContainer) => {
-      const host = container.getHost();
+    (container: StartedTestContainer) => {
       const port = container.getMappedPort(MONGODB_CONTAINER_PORT);
-      const url = `mongodb://${urlHost(host)}:${port}/`;
-      const login = { auth: { username: MONGODB_ROOT_USER, password }, authSource: 'admin' };
-      const ca = await readFile(certificates.caFile, 'utf8');
-      const facts: MongoFacts = await waitFor(
-        `${image} container on ${host}:${port}`,
-        () => probeMongo(url, { ...login, tls: true, ca }),
-        { timeoutMs: 60_000 },
-      );
-      await probeMongo(url, { ...login, tls: false }).catch((error: unknown) => {
-        throw new Error(`${image} container refused a plain-text login: ${errorMessage(error)}`);
-      });
-      const value: MongoServer = {
-        name: mongoServerName(facts),
-        kind: facts.kind,
-        version: facts.version,
-        host,
-        port,
-        // allowTLS: the same port also accepts plain text.
-        plainPort: port,
-        adminUser: MONGODB_ROOT_USER,
-        adminPassword: password,
-        adminDatabase: 'admin',
-        caFile: certificates.caFile,
-        supportsRoles: facts.kind === 'mongodb',
+      // allowTLS: the same port also accepts plain text.
+      return describeMongoContainer(
         image,
-      };
-      return value;
+        container,
+        { port, plainPort: port },
+        password,
+        certificates,
+      );
     },
   );
 }
@@ -351,41 +331,57 @@ export async function startFerretdbContainer(
         .withLogConsumer(log)
         .start(),
     async (container: StartedTestContainer) => {
-      const host = container.getHost();
-      const port = container.getMappedPort(FERRETDB_CONTAINER_PORTS.tls);
-      const plainPort = container.getMappedPort(FERRETDB_CONTAINER_PORTS.plain);
-      const login = { auth: { username: MONGODB_ROOT_USER, password }, authSource: 'admin' };
-      const ca = await readFile(certificates.caFile, 'utf8');
-      const facts: MongoFacts = await waitFor(
-        `${image} container on ${host}:${port}`,
-        () => probeMongo(`mongodb://${urlHost(host)}:${port}/`, { ...login, tls: true, ca }),
-        { timeoutMs: 60_000 },
-      );
-      if (facts.kind !== 'ferretdb') {
-        throw new Error(`${image} is not FerretDB (buildInfo: ${facts.version})`);
-      }
-      await probeMongo(`mongodb://${urlHost(host)}:${plainPort}/`, { ...login, tls: false }).catch(
-        (error: unknown) => {
-          throw new Error(`${image} container refused a plain-text login: ${errorMessage(error)}`);
-        },
-      );
-      const value: MongoServer = {
-        name: mongoServerName(facts),
-        kind: 'ferretdb',
-        version: facts.version,
-        host,
-        port,
-        plainPort,
-        adminUser: MONGODB_ROOT_USER,
-        adminPassword: password,
-        adminDatabase: 'admin',
-        caFile: certificates.caFile,
-        supportsRoles: false,
-        image,
+      const ports = {
+        port: container.getMappedPort(FERRETDB_CONTAINER_PORTS.tls),
+        plainPort: container.getMappedPort(FERRETDB_CONTAINER_PORTS.plain),
       };
-      return value;
+      const server = await describeMongoContainer(image, container, ports, password, certificates);
+      if (server.kind !== 'ferretdb') {
+        throw new Error(`${image} is not FerretDB (buildInfo: ${server.version})`);
+      }
+      return server;
     },
   );
+}
+
+/**
+ * The MongoDB-protocol server in a started container, once its administrator logs in over TLS
+ * (checking the test CA) on `port` and in plain text on `plainPort`.
+ */
+async function describeMongoContainer(
+  image: string,
+  container: StartedTestContainer,
+  { port, plainPort }: { port: number; plainPort: number },
+  password: string,
+  certificates: TestCertificates,
+): Promise<MongoServer> {
+  const host = container.getHost();
+  const login = { auth: { username: MONGODB_ROOT_USER, password }, authSource: 'admin' };
+  const ca = await readFile(certificates.caFile, 'utf8');
+  const facts: MongoFacts = await waitFor(
+    `${image} container on ${host}:${port}`,
+    () => probeMongo(`mongodb://${urlHost(host)}:${port}/`, { ...login, tls: true, ca }),
+    { timeoutMs: 60_000 },
+  );
+  await probeMongo(`mongodb://${urlHost(host)}:${plainPort}/`, { ...login, tls: false }).catch(
+    (error: unknown) => {
+      throw new Error(`${image} container refused a plain-text login: ${errorMessage(error)}`);
+    },
+  );
+  return {
+    name: mongoServerName(facts),
+    kind: facts.kind,
+    version: facts.version,
+    host,
+    port,
+    plainPort,
+    adminUser: MONGODB_ROOT_USER,
+    adminPassword: password,
+    adminDatabase: 'admin',
+    caFile: certificates.caFile,
+    supportsRoles: facts.kind === 'mongodb',
+    image,
+  };
 }
 
 /**

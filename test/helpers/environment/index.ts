@@ -234,14 +234,13 @@ function containerProvider(runDir: string, dockerHost: string): Provider {
     }
     return { names, requireTls };
   };
-  const names = (images: readonly ServerImage[]) => chosen(images).names;
   const certificates = once(() => createTestCertificates(runDir, [dockerHost]));
   return {
     mode: 'testcontainers',
     startPostgres: async (started) => {
       const tls = await certificates();
       return settleAll(
-        names(POSTGRES_IMAGES).map((image) =>
+        chosen(POSTGRES_IMAGES).names.map((image) =>
           started.track(startPostgresContainer(image, runDir, tls)),
         ),
       );
@@ -257,16 +256,16 @@ function containerProvider(runDir: string, dockerHost: string): Provider {
     startMongodb: async (started) => {
       const tls = await certificates();
       return settleAll([
-        ...names(MONGODB_IMAGES).map((image) =>
+        ...chosen(MONGODB_IMAGES).names.map((image) =>
           started.track(startMongoContainer(image, runDir, tls)),
         ),
-        ...names(FERRETDB_IMAGES).map((image) =>
+        ...chosen(FERRETDB_IMAGES).names.map((image) =>
           started.track(startFerretdbContainer(image, runDir, tls)),
         ),
       ]);
     },
     startSecretsManager: (started) => {
-      const [moto] = names([MOTO_IMAGE]);
+      const [moto] = chosen([MOTO_IMAGE]).names;
       if (!moto) throw new Error(`no ${source} image for moto`);
       return started.track(startMotoContainer(moto, runDir));
     },
