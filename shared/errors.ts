@@ -67,6 +67,22 @@ export class PendingCredentialsError extends RotationError {}
 export class PrivilegeDriftError extends RotationError {}
 
 /**
+ * Alternating users: the idle user, the one this rotation would give the new password, is disabled
+ * in a way the live user (the one AWSCURRENT names) is not: locked, `NOLOGIN`, `CONNECTION LIMIT
+ * 0`, `VALID UNTIL` in the past, or narrower authentication restrictions. Levelling would copy that
+ * state onto the live user, or promote a user that cannot log in, so nothing was changed. Names the
+ * user and the state.
+ */
+export class IdleUserDisabledError extends RotationError {}
+
+/**
+ * Alternating users: the pair is not bound to this secret. The master changes a password or
+ * rights only for the two users of a secret that holds a working password of the user it changes
+ * (or of the other one, whose clone it levels), and never for the master's own user.
+ */
+export class UnboundPairError extends RotationError {}
+
+/**
  * The database refuses the account itself: locked (`ACCOUNT LOCK`), or blocked after failed
  * logins (MySQL's FAILED_LOGIN_ATTEMPTS, MariaDB's max_password_errors). No other login is tried:
  * each would only add to the count. The message gives the statement that unlocks it.

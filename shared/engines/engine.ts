@@ -81,7 +81,10 @@ export interface AlternatingUsersChange {
   baseUsername: string;
   /** The base name with the clone suffix. */
   cloneUsername: string;
-  /** Which of the two gets `password` (the pending version's username). */
+  /**
+   * Which of the two gets `password` (the pending version's username): the idle user. The other
+   * one is the live user, whose credentials AWSCURRENT holds and applications use.
+   */
   target: string;
   password: string;
   /** The users' database from the secret (`dbname`): MongoDB's authentication database. */
@@ -95,6 +98,12 @@ export interface AlternatingUsers {
   cloneUsername: string;
   /** The users' database from the secret (`dbname`): MongoDB's authentication database. */
   database: string | undefined;
+  /**
+   * The user about to be promoted (AWSPENDING's), when known (testSecret); `undefined` in
+   * preflight. Lets an adapter tell a difference that blocks promotion from one that the next
+   * rotation removes (MySQL: a host the live clone still has and the base no longer does).
+   */
+  target?: string | undefined;
 }
 
 /** A logged-in connection. Every method throws DatabaseStatementError when the server refuses. */
@@ -108,17 +117,30 @@ export interface DatabaseSession {
    */
   changeOwnPassword(change: OwnPasswordChange): Promise<'changed' | 'not-current'>;
   /**
-   * Run as the master user: creates the clone if it is missing, sets the target's password, and
-   * brings the clone's privileges level with the base user's, on every call.
+   * Run as the master user: makes the pair right for this rotation, on every call (a retried
+   * setSecret levels again whatever an earlier attempt did). The rights contract, which every
+   * adapter keeps and documents for its engine:
+   * - **Refuse first.** Before changing anything, throw IdleUserDisabledError when the target
+   *   (the idle user) exists and is disabled in a way the live user is not (locked, unable to log
+   *   in, expired, narrower login restrictions), naming the user and the state; and
+   *   UnboundPairError when someone other than the master could take the clone over (PostgreSQL
+   *   16+: ADMIN OPTION on it). A missing base user is a DatabaseStatementError.
+   * - **Never make the live user worse.** Nothing that disables a login is copied onto the live
+   *   user; a change that would narrow where or how the live user logs in waits until it is idle.
+   * - **Level.** Create the clone where it is missing, with the base user's rights (as the
+   *   engine's model defines them, see {@link compareAlternatingUsers}); then set the target's
+   *   password, keeping its authentication method.
    */
   applyAlternatingUsers(change: AlternatingUsersChange): Promise<void>;
   /**
-   * Run as the master user: how the clone's effective rights (privileges, roles, settings, account
-   * options) differ from the base user's, as the server reports them, one sentence per
-   * difference and never a password. Empty when they are equal, or when there is no clone yet.
-   * Optional while an adapter has no rights model: testSecret then checks nothing more.
+   * Run as the master user: how the clone's effective rights differ from the base user's, as the
+   * server reports them, one sentence per difference and never a password. Empty when they are
+   * equal, or when there is no clone yet. testSecret refuses to promote while this is not empty,
+   * and preflight reports it. What "rights" covers is the engine's model (README, "The rights
+   * contract"): privileges, roles, attributes, login settings and account options, each in both
+   * directions, so the clone can do exactly what the base can, no less and no more.
    */
-  compareAlternatingUsers?(users: AlternatingUsers): Promise<string[]>;
+  compareAlternatingUsers(users: AlternatingUsers): Promise<string[]>;
   /**
    * Read-only checks for `rotation-lambdas preflight`: what the server is, how this connection is
    * secured, and whether this session's user may do its part of a rotation. Must change nothing

@@ -23,8 +23,8 @@ export class FakeDatabase {
   public tlsBroken = false;
   public refuseStatements = false;
   public readonly logins: ConnectionSettings[] = [];
-  /** What compareAlternatingUsers reports; `undefined`: the adapter has no rights model. */
-  public drift: string[] | undefined = undefined;
+  /** What compareAlternatingUsers reports. */
+  public drift: string[] = [];
   /** Each username names one account per client host, as on MySQL. */
   public accountsHaveHosts = false;
   /** Every applyAlternatingUsers call, in order. */
@@ -98,14 +98,10 @@ export class FakeDatabase {
         this.users.set(change.target, change.password);
         this.memberOf.set(change.cloneUsername, change.baseUsername);
       },
-      ...(this.drift === undefined
-        ? {}
-        : {
-            compareAlternatingUsers: async () => {
-              guard();
-              return this.drift ?? [];
-            },
-          }),
+      compareAlternatingUsers: async () => {
+        guard();
+        return this.drift;
+      },
       close: async () => undefined,
     };
   }
