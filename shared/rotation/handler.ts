@@ -22,6 +22,7 @@ import {
 } from '../secrets/secrets-manager';
 import { logsIn } from '../strategies/sessions';
 import type { RotationStrategy, StepContext, StepOutcome } from '../strategies/strategy';
+import { requirePasswordSet } from '../strategies/test-secret';
 import { parseRotationEvent, type RotationEvent } from './event';
 import { recoveryAdvice } from './recovery';
 
@@ -234,6 +235,7 @@ async function confirmPendingLogsIn({ engine, config, versions }: StepContext): 
       `Secret ${versions.secretId} version ${versions.token} (AWSPENDING) has no value: createSecret has not run for this rotation, so finishSecret promotes nothing`,
     );
   }
+  requirePasswordSet(versions, 'finishSecret');
   if (!(await logsIn(engine, pending, config))) {
     throw new PendingCredentialsError(
       `finishSecret refuses to promote version ${versions.token} of secret ${versions.secretId}: its credentials (user "${pending.username}") do not log in, so setSecret has not applied them. Nothing was changed; run the rotation's setSecret and testSecret first.`,

@@ -1,9 +1,10 @@
-import type { DatabaseSession, UsernameLimit } from '../engines/engine';
+import type { AlternatingUsers, DatabaseSession, UsernameLimit } from '../engines/engine';
 import {
   MasterSecretError,
   NoWorkingCredentialsError,
   PrivilegeDriftError,
   SecretValueError,
+  UnboundPairError,
   UsernameTooLongError,
 } from '../errors';
 import type { DatabaseSecret } from '../secrets/database-secret';
@@ -65,7 +66,15 @@ export const alternatingUsers: RotationStrategy = {
     return pending;
   },
 
-  async setSecret({ engine, config, versions }) {
+  /**
+   * Every run does the whole step, a retry included: the adapter levels the pair again each time,
+   * so a grant a DBA made since the last run is healed by rotating again. Before the master acts:
+   * AWSCURRENT logs in (the caller holds the live user), the master is not one of the pair, and,
+   * when the target is the base, this secret holds the base's working password (see
+   * {@link proveHoldsIdleBase}).
+   */
+  async setSecret(context) {
+    const { engine, config, versions } = context;
     const pending = await requirePending(versions);
     const current = await versions.current();
     checkPendingTarget(
@@ -74,19 +83,6 @@ export const alternatingUsers: RotationStrategy = {
       current,
       alternateUsername(current.username, engine.usernameLimit),
     );
-
-    // Where a username is one account (PostgreSQL, MongoDB), a login with the pending password
-    // proves the work done. Where it is one account per client host (MySQL), a login from here
-    // proves nothing about the others, so the master sets the password on every host again.
-    // The login is tried only once an earlier run recorded the work done: before that it could
-    // only fail, and count as a failed login against the user applications still use.
-    if (!engine.accountsHaveHosts && versions.passwordSetEarlier()) {
-      const retried = await tryLogin(engine, pending, config);
-      if (retried) {
-        await withSession(retried, (s) => s.ping());
-        return 'pending-already-logs-in';
-      }
-    }
 
     // Proof that whoever holds this secret holds the user it rotates: without it, anyone who can
     // write a secret naming a masterarn could have the master create users for them.
@@ -98,14 +94,15 @@ export const alternatingUsers: RotationStrategy = {
     }
     await withSession(proof, (s) => s.ping());
 
-    const base = baseUsername(current.username);
-    await withSession(await masterSession({ engine, config, versions }, current), (s) =>
+    const users = pairOf(current, engine);
+    if (pending.username === users.baseUsername) {
+      await proveHoldsIdleBase(context, current, pending);
+    }
+    await withSession(await masterSession(context, current), (s) =>
       s.applyAlternatingUsers({
-        baseUsername: base,
-        cloneUsername: `${base}${CLONE_SUFFIX}`,
+        ...users,
         target: pending.username,
         password: pending.password,
-        database: current.dbname ?? engine.defaultDatabase,
       }),
     );
     await versions.recordPasswordSet();
@@ -124,25 +121,74 @@ export const alternatingUsers: RotationStrategy = {
     const outcome = await testPendingSecret(context, onReader ? REPLICA_RETRY_DELAYS_MS : []);
     const { engine, versions } = context;
     const current = await versions.current();
-    const probe = await withSession(await masterSession(context, current), async (s) => {
-      if (!s.compareAlternatingUsers) return undefined;
-      const base = baseUsername(current.username);
-      return s.compareAlternatingUsers({
-        baseUsername: base,
-        cloneUsername: `${base}${CLONE_SUFFIX}`,
-        database: current.dbname ?? engine.defaultDatabase,
-      });
-    });
-    if (probe && probe.length > 0) {
-      const pending = await versions.pending();
+    const pending = await versions.pending();
+    const drift = await withSession(await masterSession(context, current), (s) =>
+      s.compareAlternatingUsers({ ...pairOf(current, engine), target: pending?.username }),
+    );
+    if (drift.length > 0) {
       const who = pending ? `AWSPENDING user "${pending.username}"` : 'the two users';
       throw new PrivilegeDriftError(
-        `Secret ${versions.secretId}: ${who} cannot do exactly what the other user can, so it must not be promoted. As the server reports them: ${probe.join('; ')}. Run setSecret again (rotate again) to bring the clone level, or align the users by hand.`,
+        `Secret ${versions.secretId}: ${who} cannot do exactly what the other user can, so it must not be promoted. As the server reports them: ${drift.join('; ')}. Rotate again once the cause is fixed (setSecret levels the pair on every run), or align the users by hand.`,
       );
     }
     return outcome;
   },
 };
+
+/** The pair a secret's AWSCURRENT user belongs to. */
+function pairOf(current: DatabaseSecret, engine: StepContext['engine']): AlternatingUsers {
+  const base = baseUsername(current.username);
+  return {
+    baseUsername: base,
+    cloneUsername: `${base}${CLONE_SUFFIX}`,
+    database: current.dbname ?? engine.defaultDatabase,
+  };
+}
+
+/**
+ * The pairing rule's second half: the master changes the base user's password only for a secret
+ * that holds the base's working password. Without it, anyone who may write a secret and create a
+ * user named `victim_clone` could write `{"username": "victim_clone", …}` with their own password
+ * and have the master hand them `victim`. The secret's own rotations (and AWS's) leave the idle
+ * base's password in AWSPREVIOUS, so this is the adoption path too. AWSPENDING is tried as well
+ * (first once setSecret recorded it): an earlier run may have set it and stopped before its
+ * record. Each login is made to the server of AWSCURRENT.
+ */
+async function proveHoldsIdleBase(
+  { engine, config, versions }: StepContext,
+  current: DatabaseSecret,
+  pending: DatabaseSecret,
+): Promise<void> {
+  const previous = await versions.previous();
+  const fromPrevious =
+    previous && previous.username === pending.username
+      ? { label: 'AWSPREVIOUS', password: previous.password }
+      : undefined;
+  const fromPending = { label: 'AWSPENDING', password: pending.password };
+  // AWSPENDING can log in only once a run set it: before the record, only when AWSPREVIOUS could
+  // have proved the base to that run.
+  const candidates = versions.passwordSetEarlier()
+    ? [fromPending, ...(fromPrevious ? [fromPrevious] : [])]
+    : fromPrevious
+      ? [fromPrevious, fromPending]
+      : [];
+  const tried: string[] = [];
+  for (const candidate of candidates) {
+    tried.push(candidate.label);
+    const session = await tryLogin(
+      engine,
+      { ...current, username: pending.username, password: candidate.password },
+      config,
+    );
+    if (session) {
+      await withSession(session, (s) => s.ping());
+      return;
+    }
+  }
+  throw new UnboundPairError(
+    `Secret ${versions.secretId}: AWSCURRENT names "${current.username}", so this rotation would have the master set the password of "${pending.username}", but no version of the secret logs in as "${pending.username}" (${tried.length > 0 ? `tried ${tried.join(', ')}` : `AWSPREVIOUS does not name "${pending.username}"`}). The master changes a user only for a secret that holds its working password, as this secret's own rotations (and AWS's) leave it in AWSPREVIOUS. Nothing was changed. If both users are yours, put the working password of "${pending.username}" in the secret as AWSCURRENT with username "${pending.username}" (PutSecretValue), then rotate again.${plainTextHint(current, config)}`,
+  );
+}
 
 /**
  * Waits between test logins on a read replica or reader: each failed login may count against
@@ -187,6 +233,12 @@ async function masterSession(
   const stored = await versions.master(masterArn, rdsLocator);
   // A master secret may omit `engine`; it is the same server as the user's.
   const master = stored.engine ? stored : { ...stored, engine: current.engine };
+  const pair = pairOf(current, engine);
+  if (master.username === pair.baseUsername || master.username === pair.cloneUsername) {
+    throw new UnboundPairError(
+      `Secret ${versions.secretId} names user "${current.username}", and its master secret ${masterArn} logs in as "${master.username}", one of the pair "${pair.baseUsername}"/"${pair.cloneUsername}": the master never rotates or levels its own user. Rotate the master's secret with a single-user function, and give this secret a user of its own`,
+    );
+  }
   if ((await onMastersServer(context, masterArn, master, current)) === 'other') {
     throw new MasterSecretError(
       `The master secret ${masterArn} is for ${master.host}:${master.port}, but secret ${versions.secretId} is for ${current.host}:${current.port}; they must name the same server, or one of its read replicas or readers as RDS reports them`,

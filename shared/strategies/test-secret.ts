@@ -1,4 +1,5 @@
 import { PendingCredentialsError } from '../errors';
+import type { SecretVersions } from '../secrets/secret-versions';
 import { logsIn, openSession, withSession } from './sessions';
 import type { StepContext, StepOutcome } from './strategy';
 
@@ -19,10 +20,24 @@ export async function testPendingSecret(
     await withSession(await openSession(engine, current, config), (s) => s.ping());
     return 'current-tested';
   }
+  requirePasswordSet(versions, 'testSecret');
   if (!(await logsIn(engine, pending, config, retryDelaysMs))) {
     throw new PendingCredentialsError(
       `The database rejected the AWSPENDING credentials (user "${pending.username}") of secret ${versions.secretId} version ${versions.token}: setSecret has not applied them`,
     );
   }
   return 'pending-tested';
+}
+
+/**
+ * No login with the pending password before setSecret recorded (ROTATION_PASSWORD_SET) that the
+ * database has it: such a login could only fail, and anyone allowed to invoke the function could
+ * repeat it until an account with a failed-login limit (MySQL's FAILED_LOGIN_ATTEMPTS, MariaDB's
+ * max_password_errors) locks.
+ */
+export function requirePasswordSet(versions: SecretVersions, step: string): void {
+  if (versions.passwordSetEarlier()) return;
+  throw new PendingCredentialsError(
+    `${step} of secret ${versions.secretId} version ${versions.token}: setSecret has not recorded that the database has the AWSPENDING password (the version lacks the ROTATION_PASSWORD_SET label), so no login is tried with it and nothing was changed. Run the rotation's setSecret first (rotate again, or \`rotate --resume\`).`,
+  );
 }

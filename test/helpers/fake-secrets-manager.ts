@@ -121,6 +121,14 @@ export class FakeSecretsManager {
     }
   }
 
+  /** A version with `value` and `stages`, as PutSecretValue with VersionStages makes one. */
+  public putVersion(secretId: string, versionId: string, value: unknown, stages: string[]): void {
+    const secret = this.get(secretId);
+    for (const stage of stages) this.detach(secret, stage);
+    remember(JSON.stringify(value));
+    secret.versions.set(versionId, { value: JSON.stringify(value), stages: [...stages] });
+  }
+
   /** A pending value stored by someone other than createSecret (hand-made or tampered). */
   public putPending(secretId: string, token: string, value: unknown): void {
     const secret = this.get(secretId);
