@@ -95,6 +95,9 @@ export const alternatingUsers: RotationStrategy = {
     await withSession(proof, (s) => s.ping());
 
     const users = pairOf(current, engine);
+    // The master's secret is checked first (same server, not one of the pair), so no login is
+    // ever tried as the master's own user with this secret's passwords.
+    await masterSecretFor(context, current);
     if (pending.username === users.baseUsername) {
       await proveHoldsIdleBase(context, current, pending);
     }
@@ -218,14 +221,14 @@ async function userOnReader(context: StepContext): Promise<boolean> {
 }
 
 /**
- * Logs in as the master named by the current secret's `masterarn`, after checking that it names
- * the same server, so the master password is never sent anywhere else.
+ * The master secret named by the current secret's `masterarn`, once it is shown to name the same
+ * server (so the master password is never sent anywhere else) and a user outside the pair.
  */
-async function masterSession(
+async function masterSecretFor(
   context: StepContext,
   current: DatabaseSecret,
-): Promise<DatabaseSession> {
-  const { engine, config, versions } = context;
+): Promise<DatabaseSecret> {
+  const { engine, versions } = context;
   const masterArn = current.masterarn;
   if (!masterArn) {
     throw new SecretValueError(`Secret ${versions.secretId} (AWSCURRENT) has no "masterarn" key`);
@@ -244,11 +247,21 @@ async function masterSession(
       `The master secret ${masterArn} is for ${master.host}:${master.port}, but secret ${versions.secretId} is for ${current.host}:${current.port}; they must name the same server, or one of its read replicas or readers as RDS reports them`,
     );
   }
+  return master;
+}
+
+/** Logs in as the master (see {@link masterSecretFor}), to its own database. */
+async function masterSession(
+  context: StepContext,
+  current: DatabaseSecret,
+): Promise<DatabaseSession> {
+  const { engine, config } = context;
+  const master = await masterSecretFor(context, current);
   // The master logs in to its own database (for MongoDB, its authentication database).
   const session = await tryLogin(engine, master, config);
   if (!session) {
     throw new MasterSecretError(
-      `The database rejected the credentials of master secret ${masterArn} (user "${master.username}")`,
+      `The database rejected the credentials of master secret ${current.masterarn} (user "${master.username}")`,
     );
   }
   return session;
