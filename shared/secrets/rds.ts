@@ -14,15 +14,35 @@ const sdk = () => import('@aws-sdk/client-rds');
 let client: RDSClient | undefined;
 
 /**
+ * How long one RDS call may take: inside a VPC without a route to the RDS API (no NAT gateway,
+ * no `com.amazonaws.<region>.rds` endpoint) a call would otherwise wait until Lambda's timeout.
+ * Two attempts of at most 3 s to connect and 5 s for the answer: a step fails after about 10 s
+ * with a TimeoutError (without `throwOnRequestTimeout` the SDK only warns and keeps waiting).
+ */
+export const RDS_CLIENT_LIMITS = {
+  maxAttempts: 2,
+  requestHandler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true },
+} as const;
+
+/**
  * One RDS client per execution environment. Its endpoint is the SDK's own choice: the region's,
  * or `AWS_ENDPOINT_URL_RDS` / `AWS_ENDPOINT_URL` where set (VPC endpoints, emulators).
  */
 async function rds(): Promise<RDSClient> {
   if (!client) {
     const { RDSClient } = await sdk();
-    client = new RDSClient({});
+    client = new RDSClient({ ...RDS_CLIENT_LIMITS });
   }
   return client;
+}
+
+/**
+ * A cross-Region read replica is listed by its ARN, in another Region, where this Region's RDS
+ * knows no such instance: it is left out (a user secret on it cannot share a master here anyway).
+ */
+function inAnotherRegion(identifier: string, region: string): boolean {
+  const arn = /^arn:[^:]+:rds:([^:]*):/.exec(identifier);
+  return arn !== null && arn[1] !== region;
 }
 
 interface Described {
@@ -56,7 +76,9 @@ async function describeDatabase(
   if (kind === 'instance') {
     const found = await instance(identifier);
     if (!found) return undefined;
+    const region = await client.config.region();
     for (const replica of found.ReadReplicaDBInstanceIdentifiers ?? []) {
+      if (inAnotherRegion(replica, region)) continue;
       const endpoint = await endpointOf(replica);
       if (endpoint) readers.push(endpoint);
     }
@@ -82,8 +104,18 @@ async function describeDatabase(
   return { host: cluster.Endpoint, port: cluster.Port, engine: cluster.Engine, readers };
 }
 
-const describeFailure = (error: unknown) =>
-  isErrorLike(error) ? `${error.name}: ${error.message}` : String(error);
+/** The error, and for a call that timed out or found no route, where the route comes from. */
+const describeFailure = (error: unknown) => {
+  const text = isErrorLike(error) ? `${error.name}: ${error.message}` : String(error);
+  const network =
+    isErrorLike(error) &&
+    /Timeout|ECONNREFUSED|ENOTFOUND|EAI_AGAIN|ETIMEDOUT|socket hang up/i.test(
+      `${error.name} ${error.message} ${(error as { code?: string }).code ?? ''}`,
+    );
+  return network
+    ? `${text} (RDS did not answer: inside a VPC the function needs a route to the RDS API, an interface VPC endpoint for com.amazonaws.<region>.rds with private DNS or a NAT gateway)`
+    : text;
+};
 
 /**
  * The database an RDS-managed master secret belongs to, from its system tags and RDS's own answer:

@@ -793,6 +793,34 @@ describe('edge cases', () => {
       return userSecret({ masterarn: master, host: 'replica.example' });
     }
 
+    it('skips a cross-Region read replica (RDS names it by ARN) instead of failing every rotation', async () => {
+      const crossRegion = 'arn:aws:rds:eu-west-1:123456789012:db:prod-replica-dr';
+      rds
+        .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: INSTANCE })
+        .resolves({
+          DBInstances: [
+            {
+              Endpoint: { Address: 'db.example', Port: 1234 },
+              Engine: 'fake',
+              ReadReplicaDBInstanceIdentifiers: [crossRegion],
+            },
+          ],
+        })
+        .on(DescribeDBInstancesCommand, { DBInstanceIdentifier: crossRegion })
+        .rejects(
+          Object.assign(new Error(`DBInstance ${crossRegion} not found`), {
+            name: 'DBInstanceNotFoundFault',
+          }),
+        );
+      const master = managedMaster('aws:rds:primaryDBInstanceArn', INSTANCE);
+      const arn = userSecret({ masterarn: master });
+      await rotate(alternatingUsers, arn);
+      expect(db.users.get('app_clone')).toBe(sm.value(arn, 'AWSCURRENT')?.password);
+      expect(
+        rds.commandCalls(DescribeDBInstancesCommand, { DBInstanceIdentifier: crossRegion }),
+      ).toHaveLength(0);
+    });
+
     it('accepts a user secret on a read replica of the master instance; the master works on the writer', async () => {
       const arn = onReplica();
       await rotate(alternatingUsers, arn);
@@ -885,6 +913,17 @@ describe('edge cases', () => {
             .rejects(Object.assign(new Error('not authorized'), { name: 'AccessDenied' }));
         },
         /rds:DescribeDBInstances on it failed: AccessDenied/,
+      ],
+      [
+        'whose RDS API does not answer (a VPC without a route to it)',
+        () => {
+          rds.on(DescribeDBInstancesCommand).rejects(
+            Object.assign(new Error('Connection timed out after 3000 ms'), {
+              name: 'TimeoutError',
+            }),
+          );
+        },
+        /TimeoutError.*route to the RDS API, an interface VPC endpoint for com\.amazonaws\.<region>\.rds/,
       ],
     ])('refuses a managed master %s, and never logs in as it', async (_, setUp, message) => {
       setUp();
