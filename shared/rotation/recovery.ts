@@ -6,8 +6,10 @@ import { PASSWORD_SET } from '../secrets/secrets-manager';
  * - `resume`: setSecret recorded (PASSWORD_SET) that the database has this version's password.
  *   Removing AWSPENDING would leave that password, the only one that works for a single user, in
  *   a version no label holds, so the rotation must be finished.
- * - `resume-or-cancel`: no setSecret recorded a change, so cancelling strands nothing (unless a
- *   setSecret was cut off between its change and its record: resuming is right in every case).
+ * - `resume-or-cancel`: no setSecret recorded a change. Resuming is right in every case; cancelling
+ *   only when no setSecret ran for the version, since one cut off between its change and its
+ *   record leaves the database with the version's password. The text says so, so that following
+ *   it to the letter never strands the only working password.
  */
 export interface RecoveryAdvice {
   action: 'resume' | 'resume-or-cancel';
@@ -27,6 +29,6 @@ export function recoveryAdvice(
   }
   return {
     action: 'resume-or-cancel',
-    text: `No setSecret has recorded a password change for version ${versionId}: finish that rotation (\`rotate --resume\`), which is always safe, or cancel it: aws secretsmanager update-secret-version-stage --secret-id ${secretArn} --version-stage AWSPENDING --remove-from-version-id ${versionId}`,
+    text: `No setSecret has recorded a password change for version ${versionId}. Finish that rotation (\`rotate --resume\`): that is always safe. Cancel it only if no setSecret ran for it (the function's log shows every step of token ${versionId}): a setSecret cut off between its change and its record leaves the database with this version's password, which cancelling would strand. To cancel: aws secretsmanager update-secret-version-stage --secret-id ${secretArn} --version-stage AWSPENDING --remove-from-version-id ${versionId}`,
   };
 }

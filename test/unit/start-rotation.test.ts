@@ -139,12 +139,16 @@ describe("startRotation (the runner's start)", () => {
     });
   });
 
-  it('before setSecret, offers to finish or cancel the stuck rotation', async () => {
+  it('before setSecret, offers to finish the stuck rotation, and to cancel it only if no setSecret ran (one cut off before its record leaves the pending password in the database)', async () => {
     const arn = userSecret();
     sm.startRotation(arn, OTHER);
     await invoke(singleUser, { Step: 'createSecret', SecretId: arn, ClientRequestToken: OTHER });
     await expect(start(arn)).rejects.toMatchObject({
-      message: expect.stringContaining(`--remove-from-version-id ${OTHER}`),
+      message: expect.stringMatching(
+        new RegExp(
+          `always safe\\. Cancel it only if no setSecret ran for it .*leaves the database with this version's password.*--remove-from-version-id ${OTHER}`,
+        ),
+      ),
     });
   });
 
