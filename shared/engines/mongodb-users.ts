@@ -75,6 +75,26 @@ export function userDifferences(
   return sentences;
 }
 
+/**
+ * Why levelling must not run when the base user is the target and the clone is live: levelling
+ * copies the base's authentication restrictions onto the clone, and restrictions the clone lacks
+ * may shut out the clients that use it now (MongoDB has no account lock; restrictions are how a
+ * DBA shuts a user out). `undefined` when the base has none, or the same as the clone.
+ */
+export function restrictionsBlocker(
+  base: UserInfo,
+  clone: UserInfo,
+  names: { base: string; clone: string },
+): string | undefined {
+  if (base.authenticationRestrictions.length === 0) return undefined;
+  if (
+    canonicalList(base.authenticationRestrictions) ===
+    canonicalList(clone.authenticationRestrictions)
+  )
+    return undefined;
+  return `${names.base} has authentication restrictions ${canonicalList(base.authenticationRestrictions)} that ${names.clone}, the live user, ${describe(clone.authenticationRestrictions).replace('has none', 'does not have')}`;
+}
+
 function describe(restrictions: Document[]): string {
   return restrictions.length === 0 ? 'has none' : `has ${canonicalList(restrictions)}`;
 }

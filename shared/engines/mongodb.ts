@@ -3,6 +3,7 @@ import {
   CredentialsRejectedError,
   DatabaseStatementError,
   DatabaseUnreachableError,
+  IdleUserDisabledError,
   isErrorLike,
   type RotationError,
 } from '../errors';
@@ -18,7 +19,13 @@ import {
   type SessionInspection,
 } from './engine';
 import { inspectMongo } from './mongodb-inspect';
-import { differences, toUserInfo, type UserInfo, userDifferences } from './mongodb-users';
+import {
+  differences,
+  restrictionsBlocker,
+  toUserInfo,
+  type UserInfo,
+  userDifferences,
+} from './mongodb-users';
 import { isTlsError, tlsOptions } from './tls';
 
 /** MongoDB and Amazon DocumentDB through the `mongodb` driver. */
@@ -151,6 +158,17 @@ class MongoSession implements DatabaseSession {
       );
     }
     const clone = await this.userInfo(database, change.cloneUsername);
+    if (change.target === change.baseUsername && clone) {
+      const blocker = restrictionsBlocker(base, clone, {
+        base: `"${change.baseUsername}"`,
+        clone: `"${change.cloneUsername}"`,
+      });
+      if (blocker) {
+        throw new IdleUserDisabledError(
+          `MongoDB user ${blocker} (database "${database}"). This rotation would give the base user the new password and copy its restrictions onto the live clone, which could shut out its clients, so nothing was changed. Give "${change.cloneUsername}" the same restrictions (updateUser with authenticationRestrictions) if its clients satisfy them, or remove them from "${change.baseUsername}", then rotate again.`,
+        );
+      }
+    }
     const documentDb = isDocumentDb(this.settings);
     const level = clone ? differences(base, clone) : {};
     if (change.target === change.cloneUsername) {

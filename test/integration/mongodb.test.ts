@@ -229,6 +229,30 @@ describe.each(env.mongodb.map((s) => [s.name, s] as const))('%s', (_name, server
       await service.testOnly(alternatingUsers, arn);
     });
 
+    it('refuses to copy authentication restrictions a DBA put on the idle base onto the live clone, changing nothing', async () => {
+      const { base, arn } = await setUp();
+      const clone = `${base.username}_clone`;
+      await service.rotate(alternatingUsers, arn);
+      const current = await service.value(arn, 'AWSCURRENT');
+      expect(current.username).toBe(clone);
+      // FerretDB 1.x keeps no authentication restrictions: on real MongoDB only.
+      if (!server.supportsRoles) return;
+      // The DBA shuts the idle base out of every client but one address that is not this one.
+      await mongoCommand(server, admin, appDb, {
+        updateUser: base.username,
+        authenticationRestrictions: [{ clientSource: ['192.0.2.1/32'] }],
+      });
+      const token = await service.startRotation(arn);
+      await service.invoke(alternatingUsers, 'createSecret', arn, token);
+      const run = await service.invokeCaptured(alternatingUsers, 'setSecret', arn, token);
+      expect(run.error).toMatchObject({
+        name: 'IdleUserDisabledError',
+        message: expect.stringContaining('192.0.2.1/32'),
+      });
+      expect(await mongoCanLogIn(server, login(current))).toBe(true);
+      expect((await service.stages(arn))[token]).toEqual(['AWSPENDING']);
+    });
+
     it('runs testSecret alone (RotateImmediately=false)', async () => {
       const { base, arn } = await setUp();
       await service.testOnly(alternatingUsers, arn);

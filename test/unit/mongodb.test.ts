@@ -1,6 +1,11 @@
 import type { ConnectionSettings } from '../../shared/engines/engine';
 import { clientOptions, isDocumentDb, mongodb } from '../../shared/engines/mongodb';
-import { differences, toUserInfo, userDifferences } from '../../shared/engines/mongodb-users';
+import {
+  differences,
+  restrictionsBlocker,
+  toUserInfo,
+  userDifferences,
+} from '../../shared/engines/mongodb-users';
 import { parseDatabaseSecret } from '../../shared/secrets/database-secret';
 
 const settings = (overrides: Partial<ConnectionSettings> = {}): ConnectionSettings => ({
@@ -152,5 +157,15 @@ describe('clone differences', () => {
       'their custom data differs',
     ]);
     expect(drift.join(' ')).not.toContain('not-for-logs');
+  });
+
+  it('blocks copying restrictions the live clone lacks onto it, and nothing else', () => {
+    const narrow = [{ clientSource: ['192.0.2.1/32'] }];
+    expect(restrictionsBlocker(user([], narrow), user([]), names)).toBe(
+      '"app" has authentication restrictions {"clientSource":["192.0.2.1/32"]} that "app_clone", the live user, does not have',
+    );
+    expect(restrictionsBlocker(user([], narrow), user([], narrow), names)).toBeUndefined();
+    // Removing restrictions from the live clone narrows nothing.
+    expect(restrictionsBlocker(user([]), user([], narrow), names)).toBeUndefined();
   });
 });
