@@ -20,20 +20,20 @@ import {
   CredentialsRejectedError,
   DatabaseUnreachableError,
   isErrorLike,
+  MasterSecretError,
   RotationError,
 } from '../shared/errors';
 import { CHARACTER_CLASSES, passwordAlphabet } from '../shared/password';
 import { recoveryAdvice } from '../shared/rotation/recovery';
 import { type DatabaseSecret, parseDatabaseSecret } from '../shared/secrets/database-secret';
-import { rdsLocator } from '../shared/secrets/rds';
 import { SecretVersions } from '../shared/secrets/secret-versions';
 import { SecretsManagerPort } from '../shared/secrets/secrets-manager';
 import {
   alternateUsername,
   baseUsername,
   CLONE_SUFFIX,
+  locateMaster,
 } from '../shared/strategies/alternating-users';
-import { sameServer } from '../shared/strategies/pending';
 import { connectionSettings } from '../shared/strategies/sessions';
 import { type FunctionSpec, functionSpec, inferFunction, SECRET_ENGINES } from './functions';
 import { formatLabels, labelsOf } from './rotate';
@@ -274,15 +274,7 @@ async function runChecks(
     if (!alternating || !secret.masterarn) return;
 
     // Alternating users: the master secret, its login, and its privileges.
-    master = await readMaster(
-      client,
-      arn,
-      secret,
-      secret.masterarn,
-      engine,
-      config.hostAliases,
-      add,
-    );
+    master = await readMaster(client, arn, secret, secret.masterarn, engine, config, add);
     if (!master) return;
     const masterLogin = await login(engine, master, config, 'master', add);
     if (!masterLogin) return;
@@ -504,35 +496,33 @@ async function readMaster(
   secret: DatabaseSecret,
   masterArn: string,
   engine: FunctionSpec['engine'],
-  aliases: ReadonlyMap<string, string>,
+  config: RotationConfig,
   add: Add,
 ): Promise<DatabaseSecret | undefined> {
-  // Read as the function reads it: a master secret RDS manages is located through RDS.
+  // Read and checked as the function does (locateMaster): a master secret RDS manages is located
+  // through RDS, a user secret on one of its read replicas or readers is accepted, and the master
+  // must not be one of the pair.
   const versions = new SecretVersions(new SecretsManagerPort(client), arn, '', engine);
-  let master: DatabaseSecret;
+  let located: Awaited<ReturnType<typeof locateMaster>>;
   try {
-    master = await versions.master(masterArn, rdsLocator);
+    located = await locateMaster({ engine, config, versions }, secret);
   } catch (error) {
     add(
       'master',
       'secret',
       'fail',
-      `${describeError(error)}. (This check uses your credentials; the function's role needs the same access)`,
+      `${describeError(error)}.${error instanceof MasterSecretError ? " (This check uses your credentials; the function's role needs the same access)" : ''}`,
     );
     return undefined;
   }
-  const withEngine = master.engine ? master : { ...master, engine: secret.engine };
-  if (!sameServer(withEngine, secret, aliases)) {
-    add(
-      'master',
-      'secret',
-      'fail',
-      `The master secret is for ${master.host}:${master.port}, but the secret is for ${secret.host}:${secret.port}; they must name the same server`,
-    );
-    return undefined;
-  }
-  add('master', 'secret', 'pass', `${masterArn}: user "${master.username}" on the same server`);
-  return withEngine;
+  const { master, user } = located;
+  add(
+    'master',
+    'secret',
+    'pass',
+    `${masterArn}: user "${master.username}" ${user === 'same' ? 'on the same server' : `on ${master.host}:${master.port}, whose read replica or reader (as RDS reports it) the secret names`}`,
+  );
+  return master;
 }
 
 /** The server's own password rules against what the function will generate. */

@@ -97,7 +97,7 @@ export const alternatingUsers: RotationStrategy = {
     const users = pairOf(current, engine);
     // The master's secret is checked first (same server, not one of the pair), so no login is
     // ever tried as the master's own user with this secret's passwords.
-    await masterSecretFor(context, current);
+    await locateMaster(context, current);
     if (pending.username === users.baseUsername) {
       await proveHoldsIdleBase(context, current, pending);
     }
@@ -222,12 +222,13 @@ async function userOnReader(context: StepContext): Promise<boolean> {
 
 /**
  * The master secret named by the current secret's `masterarn`, once it is shown to name the same
- * server (so the master password is never sent anywhere else) and a user outside the pair.
+ * server, or one the user's secret is a read replica or reader of (so the master password is
+ * never sent anywhere else), and a user outside the pair. Preflight asks the same.
  */
-async function masterSecretFor(
+export async function locateMaster(
   context: StepContext,
   current: DatabaseSecret,
-): Promise<DatabaseSecret> {
+): Promise<{ master: DatabaseSecret; user: 'same' | 'reader' }> {
   const { engine, versions } = context;
   const masterArn = current.masterarn;
   if (!masterArn) {
@@ -242,21 +243,22 @@ async function masterSecretFor(
       `Secret ${versions.secretId} names user "${current.username}", and its master secret ${masterArn} logs in as "${master.username}", one of the pair "${pair.baseUsername}"/"${pair.cloneUsername}": the master never rotates or levels its own user. Rotate the master's secret with a single-user function, and give this secret a user of its own`,
     );
   }
-  if ((await onMastersServer(context, masterArn, master, current)) === 'other') {
+  const user = await onMastersServer(context, masterArn, master, current);
+  if (user === 'other') {
     throw new MasterSecretError(
       `The master secret ${masterArn} is for ${master.host}:${master.port}, but secret ${versions.secretId} is for ${current.host}:${current.port}; they must name the same server, or one of its read replicas or readers as RDS reports them`,
     );
   }
-  return master;
+  return { master, user };
 }
 
-/** Logs in as the master (see {@link masterSecretFor}), to its own database. */
+/** Logs in as the master (see {@link locateMaster}), to its own database. */
 async function masterSession(
   context: StepContext,
   current: DatabaseSecret,
 ): Promise<DatabaseSession> {
   const { engine, config } = context;
-  const master = await masterSecretFor(context, current);
+  const { master } = await locateMaster(context, current);
   // The master logs in to its own database (for MongoDB, its authentication database).
   const session = await tryLogin(engine, master, config);
   if (!session) {

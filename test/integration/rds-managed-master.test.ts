@@ -322,6 +322,27 @@ describe.each(kinds)(
       const current = await service.value(arn, 'AWSCURRENT');
       expect(current).toMatchObject({ username: `${base.username}_clone`, host: 'localhost' });
       expect(await c.canLogIn(String(current.username), String(current.password))).toBe(true);
+
+      // preflight accepts what the function accepts (it asks the same code, locateMaster).
+      const run = await runCli(
+        [
+          'preflight',
+          '--secret-id',
+          arn,
+          '--json',
+          '--endpoint',
+          env.secretsManagerEndpoint,
+          ...(c.server.caFile ? ['--ca-file', c.server.caFile] : []),
+        ],
+        logFile,
+        { AWS_ENDPOINT_URL_RDS: proxyUrl },
+      );
+      const report = JSON.parse(run.stdout) as PreflightReport;
+      const check = report.checks.find((x) => x.section === 'master' && x.check === 'secret');
+      expect(check).toMatchObject({
+        status: 'pass',
+        detail: expect.stringContaining('read replica or reader'),
+      });
     });
 
     it("refuses when RDS puts the master's database elsewhere, and never logs in as the master", async () => {
