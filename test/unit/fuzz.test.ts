@@ -119,7 +119,20 @@ describe(`fuzzing (seed ${SEED}, ${RUNS} runs each)`, () => {
             expect(error).toBeInstanceOf(SecretValueError);
             const password = fields.password;
             if (typeof password === 'string' && password.length >= 4) {
-              expect((error as Error).message).not.toContain(password);
+              // The password may be a word of the message itself ("name" in "username"): it
+              // leaks only if it occurs more often than in the message for another password.
+              const count = (message: string) => message.split(password).length - 1;
+              let other = '';
+              try {
+                parseDatabaseSecret(
+                  JSON.stringify({ ...fields, password: '\u2603'.repeat(password.length) }),
+                  { secretId: 's', label: 'AWSCURRENT' },
+                  { secretEngines: ['mysql'], defaultPort: 3306 },
+                );
+              } catch (otherError) {
+                other = (otherError as Error).message;
+              }
+              expect(count((error as Error).message)).toBeLessThanOrEqual(count(other));
             }
           }
         },
