@@ -70,8 +70,7 @@ export const alternatingUsers: RotationStrategy = {
    * Every run does the whole step, a retry included: the adapter levels the pair again each time,
    * so a grant a DBA made since the last run is healed by rotating again. Before the master acts:
    * AWSCURRENT logs in (the caller holds the live user), the master is not one of the pair, and,
-   * when the target is the base, this secret holds the base's working password (see
-   * {@link proveHoldsIdleBase}).
+   * when the target is the base, the base is bound to this secret (see {@link bindIdleBase}).
    */
   async setSecret(context) {
     const { engine, config, versions } = context;
@@ -98,16 +97,13 @@ export const alternatingUsers: RotationStrategy = {
     // The master's secret is checked first (same server, not one of the pair), so no login is
     // ever tried as the master's own user with this secret's passwords.
     await locateMaster(context, current);
-    if (pending.username === users.baseUsername) {
-      await proveHoldsIdleBase(context, current, pending);
-    }
-    await withSession(await masterSession(context, current), (s) =>
-      s.applyAlternatingUsers({
-        ...users,
-        target: pending.username,
-        password: pending.password,
-      }),
-    );
+    const change = { ...users, target: pending.username, password: pending.password };
+    await withSession(await masterSession(context, current), async (master) => {
+      if (change.target === users.baseUsername) {
+        await bindIdleBase(context, { current, pending, users, master });
+      }
+      await master.applyAlternatingUsers(change);
+    });
     await versions.recordPasswordSet();
     return 'password-set';
   },
@@ -149,19 +145,34 @@ function pairOf(current: DatabaseSecret, engine: StepContext['engine']): Alterna
 }
 
 /**
- * The pairing rule's second half: the master changes the base user's password only for a secret
- * that holds the base's working password. Without it, anyone who may write a secret and create a
- * user named `victim_clone` could write `{"username": "victim_clone", …}` with their own password
- * and have the master hand them `victim`. The secret's own rotations (and AWS's) leave the idle
- * base's password in AWSPREVIOUS, so this is the adoption path too. AWSPENDING is tried as well
- * (first once setSecret recorded it): an earlier run may have set it and stopped before its
- * record. Each login is made to the server of AWSCURRENT.
+ * The pairing rule's second half, before the master sets the base user's password for a secret
+ * whose AWSCURRENT names the clone. Without it, anyone who may write a secret and create a user
+ * named `victim_clone` could write `{"username": "victim_clone", …}` with their own password and
+ * have the master hand them `victim`. The base is bound to the secret when either:
+ * - the pair is already level, as the server reports it (compareAlternatingUsers, asked as the
+ *   master, with no login as the base): the holder of the clone then gains nothing it cannot
+ *   already do. Only who could already give the clone all of the base's rights can make them
+ *   level (PostgreSQL before 16: CREATEROLE, which may also set the base's password outright);
+ * - or the secret holds the base's working password: AWSPREVIOUS, as the secret's own rotations
+ *   (and AWS's) leave it, or AWSPENDING, which an earlier run may have set before its record
+ *   (tried first once setSecret recorded it). Each login is made to AWSCURRENT's server.
  */
-async function proveHoldsIdleBase(
+async function bindIdleBase(
   { engine, config, versions }: StepContext,
-  current: DatabaseSecret,
-  pending: DatabaseSecret,
+  {
+    current,
+    pending,
+    users,
+    master,
+  }: {
+    current: DatabaseSecret;
+    pending: DatabaseSecret;
+    users: AlternatingUsers;
+    master: DatabaseSession;
+  },
 ): Promise<void> {
+  const drift = await master.compareAlternatingUsers({ ...users, target: pending.username });
+  if (drift.length === 0) return;
   const previous = await versions.previous();
   const fromPrevious =
     previous && previous.username === pending.username
@@ -169,7 +180,7 @@ async function proveHoldsIdleBase(
       : undefined;
   const fromPending = { label: 'AWSPENDING', password: pending.password };
   // AWSPENDING can log in only once a run set it: before the record, only when AWSPREVIOUS could
-  // have proved the base to that run.
+  // have bound the base for that run.
   const candidates = versions.passwordSetEarlier()
     ? [fromPending, ...(fromPrevious ? [fromPrevious] : [])]
     : fromPrevious
@@ -189,7 +200,7 @@ async function proveHoldsIdleBase(
     }
   }
   throw new UnboundPairError(
-    `Secret ${versions.secretId}: AWSCURRENT names "${current.username}", so this rotation would have the master set the password of "${pending.username}", but no version of the secret logs in as "${pending.username}" (${tried.length > 0 ? `tried ${tried.join(', ')}` : `AWSPREVIOUS does not name "${pending.username}"`}). The master changes a user only for a secret that holds its working password, as this secret's own rotations (and AWS's) leave it in AWSPREVIOUS. Nothing was changed. If both users are yours, put the working password of "${pending.username}" in the secret as AWSCURRENT with username "${pending.username}" (PutSecretValue), then rotate again.${plainTextHint(current, config)}`,
+    `Secret ${versions.secretId}: AWSCURRENT names "${current.username}", so this rotation would have the master set the password of "${pending.username}". The master does that only when the two users are already level or the secret holds the working password of "${pending.username}". They are not level (${drift.join('; ')}), and no version of the secret logs in as "${pending.username}" (${tried.length > 0 ? `tried ${tried.join(', ')}` : `AWSPREVIOUS does not name "${pending.username}"`}). Nothing was changed. If both users are yours, put the working password of "${pending.username}" in the secret as AWSCURRENT with username "${pending.username}" (PutSecretValue), then rotate again.${plainTextHint(current, config)}`,
   );
 }
 

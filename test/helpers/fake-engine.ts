@@ -23,7 +23,7 @@ export class FakeDatabase {
   public tlsBroken = false;
   public refuseStatements = false;
   public readonly logins: ConnectionSettings[] = [];
-  /** What compareAlternatingUsers reports. */
+  /** What compareAlternatingUsers reports; applyAlternatingUsers levels it away. */
   public drift: string[] = [];
   /** Each username names one account per client host, as on MySQL. */
   public accountsHaveHosts = false;
@@ -96,6 +96,7 @@ export class FakeDatabase {
         if (!this.users.has(change.baseUsername)) throw new DatabaseStatementError('no base user');
         this.applied.push(change);
         this.users.set(change.target, change.password);
+        this.drift = []; // levelled
         this.memberOf.set(change.cloneUsername, change.baseUsername);
       },
       compareAlternatingUsers: async () => {

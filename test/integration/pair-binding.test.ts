@@ -1,4 +1,8 @@
-import { PutSecretValueCommand } from '@aws-sdk/client-secrets-manager';
+import {
+  PutSecretValueCommand,
+  UpdateSecretVersionStageCommand,
+} from '@aws-sdk/client-secrets-manager';
+import type { Document } from 'mongodb';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import type { MongoServer, MysqlServer, PostgresServer } from '../helpers/environment';
 import { setHandlerEnvironment } from '../helpers/handler-env';
@@ -40,6 +44,11 @@ interface Engine {
    */
   createUser(username: string, password: string, creator?: Login): Promise<void>;
   canLogIn(login: Login): Promise<boolean>;
+  /**
+   * FerretDB 1.x stores no roles, so any two of its users are level and the rule's first half
+   * binds them (and any logged-in FerretDB user may do anything anyway).
+   */
+  levelsEveryPair?: boolean;
   secret(login: Login, extra?: Record<string, unknown>): Record<string, unknown>;
 }
 
@@ -78,6 +87,8 @@ function mysqlEngine(server: MysqlServer): Engine {
       await createUser(master.username, master.password);
       await run(`GRANT ALL PRIVILEGES ON *.* TO ${lit(master.username)}@'%' WITH GRANT OPTION`);
       await createUser(base.username, base.password);
+      // A right of its own, so that a user made by someone else is not level with it.
+      await run(`GRANT SELECT ON mysql.db TO ${lit(base.username)}@'%'`);
       return { master, base };
     },
     createUser,
@@ -89,11 +100,11 @@ function mysqlEngine(server: MysqlServer): Engine {
 function mongoEngine(server: MongoServer): Engine {
   const appDb = 'pairdb';
   const secretFor = mongoSecretFor(server, appDb);
-  const createUser = async (username: string, password: string) => {
+  const createUser = async (username: string, password: string, roles: Document[] = []) => {
     await mongoCommand(server, mongoAdmin(server), appDb, {
       createUser: username,
       pwd: password,
-      roles: server.supportsRoles ? [{ role: 'read', db: appDb }] : [],
+      roles: server.supportsRoles ? roles : [],
     });
   };
   return {
@@ -108,10 +119,11 @@ function mongoEngine(server: MongoServer): Engine {
         pwd: master.password,
         roles: server.supportsRoles ? [{ role: 'userAdminAnyDatabase', db: 'admin' }] : [],
       });
-      await createUser(base.username, base.password);
+      await createUser(base.username, base.password, [{ role: 'read', db: appDb }]);
       return { master, base };
     },
-    createUser,
+    createUser: (username, password) => createUser(username, password),
+    levelsEveryPair: !server.supportsRoles,
     canLogIn: (login) => mongoCanLogIn(server, { ...login, database: appDb }),
     secret: (login, extra) => secretFor(login.username, login.password, extra),
   };
@@ -138,6 +150,40 @@ describe.each(engines.map((engine) => [engine.name, engine] as const))(
       );
     }
 
+    /**
+     * A new version labelled AWSCURRENT, the old one AWSPREVIOUS, as PutSecretValue does in
+     * Secrets Manager (moto's PutSecretValue with AWSCURRENT leaves two versions labelled so).
+     */
+    async function makeCurrent(arn: string, value: Record<string, unknown>): Promise<void> {
+      const before = await service.labels(arn);
+      const put = await service.client.send(
+        new PutSecretValueCommand({
+          SecretId: arn,
+          SecretString: JSON.stringify(value),
+          VersionStages: ['REPAIRED'],
+        }),
+      );
+      await service.client.send(
+        new UpdateSecretVersionStageCommand({
+          SecretId: arn,
+          VersionStage: 'AWSCURRENT',
+          MoveToVersionId: put.VersionId,
+          RemoveFromVersionId: before.AWSCURRENT,
+        }),
+      );
+      const after = await service.labels(arn);
+      if (after.AWSPREVIOUS !== before.AWSCURRENT) {
+        await service.client.send(
+          new UpdateSecretVersionStageCommand({
+            SecretId: arn,
+            VersionStage: 'AWSPREVIOUS',
+            MoveToVersionId: before.AWSCURRENT,
+            ...(after.AWSPREVIOUS ? { RemoveFromVersionId: after.AWSPREVIOUS } : {}),
+          }),
+        );
+      }
+    }
+
     /** Runs createSecret and setSecret; returns setSecret's error (or undefined) and the token. */
     async function setSecret(arn: string) {
       const token = await service.startRotation(arn);
@@ -147,6 +193,7 @@ describe.each(engines.map((engine) => [engine.name, engine] as const))(
     }
 
     it('refuses a secret that names a clone its writer made: the victim keeps its password', async () => {
+      if (engine.levelsEveryPair) return;
       const { master, base: victim } = await engine.masterAndBase();
       const attacker = { username: `${victim.username}_clone`, password: 'Attacker-password-1' };
       await engine.createUser(attacker.username, attacker.password);
@@ -194,6 +241,27 @@ describe.each(engines.map((engine) => [engine.name, engine] as const))(
       ).toBe(true);
     });
 
+    it('binds a level pair whose base password no labelled version holds (the clone’s password repaired by hand)', async () => {
+      const { master, base } = await engine.masterAndBase();
+      const masterarn = await masterSecret(master);
+      const arn = await service.createSecret(
+        uniqueName('repaired'),
+        engine.secret(base, { masterarn }),
+      );
+      await service.rotate(engine.bundle, arn);
+      const clone = await service.value(arn, 'AWSCURRENT');
+      // A person puts the clone's working password in AWSCURRENT again: AWSPREVIOUS then names
+      // the clone, and no labelled version holds the base's password.
+      await makeCurrent(arn, clone);
+      expect((await service.value(arn, 'AWSPREVIOUS')).username).toBe(clone.username);
+
+      await service.rotate(engine.bundle, arn);
+
+      const current = await service.value(arn, 'AWSCURRENT');
+      expect(current.username).toBe(base.username);
+      expect(await engine.canLogIn({ ...base, password: String(current.password) })).toBe(true);
+    });
+
     it('adopts a pair AWS’s multi-user function rotated: AWSCURRENT the clone, AWSPREVIOUS the base', async () => {
       const { master, base } = await engine.masterAndBase();
       const clone = { username: `${base.username}_clone`, password: 'Clone-password-1' };
@@ -204,13 +272,8 @@ describe.each(engines.map((engine) => [engine.name, engine] as const))(
         engine.secret(base, { masterarn }),
       );
       // The state AWS's function leaves after one rotation: the clone current, the base previous.
-      await service.client.send(
-        new PutSecretValueCommand({
-          SecretId: arn,
-          SecretString: JSON.stringify(engine.secret(clone, { masterarn })),
-          VersionStages: ['AWSCURRENT'],
-        }),
-      );
+      await makeCurrent(arn, engine.secret(clone, { masterarn }));
+      expect((await service.value(arn, 'AWSPREVIOUS')).username).toBe(base.username);
 
       await service.rotate(engine.bundle, arn);
 

@@ -1005,6 +1005,13 @@ describe('edge cases', () => {
     expect(await step(alternatingUsers, 'testSecret', arn)).toContain('pending-tested');
   });
 
+  it('testSecret alone with AWSPENDING a copy of AWSCURRENT (RotateImmediately=false) tests it without a record', async () => {
+    const arn = userSecret();
+    sm.startRotation(arn, TOKEN);
+    sm.putPending(arn, TOKEN, sm.value(arn, 'AWSCURRENT'));
+    expect(await step(singleUser, 'testSecret', arn)).toContain('pending-tested');
+  });
+
   it('testSecret alone (no pending value) checks the current pair the same way', async () => {
     const master = masterSecret();
     const arn = userSecret({ masterarn: master });
@@ -1034,6 +1041,8 @@ describe('edge cases', () => {
           'AWSPREVIOUS',
         ]);
       }
+      // A clone its writer made is not level with the base (it is not a member of it, say).
+      db.drift = ['"app_clone" is not a member of "app", so it cannot act as it'];
       return arn;
     }
 
@@ -1043,11 +1052,23 @@ describe('edge cases', () => {
       await step(alternatingUsers, 'createSecret', arn);
       await expect(step(alternatingUsers, 'setSecret', arn)).rejects.toMatchObject({
         name: 'UnboundPairError',
-        message: expect.stringContaining('no version of the secret logs in as "app"'),
+        message: expect.stringContaining(
+          'They are not level ("app_clone" is not a member of "app", so it cannot act as it), and no version of the secret logs in as "app"',
+        ),
       });
       expect(db.applied).toEqual([]);
       expect(db.users.get('app')).toBe('victim-password-1');
       expect(sm.stages(arn)[TOKEN]).toEqual(['AWSPENDING']);
+    });
+
+    it('binds a level pair without any login as the base (its password may be in no labelled version after a repair by hand)', async () => {
+      const arn = cloneCurrent();
+      db.drift = [];
+      sm.startRotation(arn, TOKEN);
+      await step(alternatingUsers, 'createSecret', arn);
+      expect(await step(alternatingUsers, 'setSecret', arn)).toContain('password-set');
+      expect(db.logins.filter((l) => l.username === 'app')).toEqual([]);
+      expect(db.users.get('app')).toBe(sm.value(arn, 'AWSPENDING')?.password);
     });
 
     it('refuses when AWSPREVIOUS names the base with a password that does not log in', async () => {
