@@ -319,7 +319,7 @@ async function cloneRights(
     clone: `"${request.cloneUsername}"@"${host}"`,
   };
   try {
-    const [base, clone] = await readRights(session, info.flavor, [
+    const [base, clone] = await readRights(session, info, [
       { user: request.baseUsername, host },
       { user: request.cloneUsername, host },
     ]);
