@@ -483,11 +483,17 @@ class MysqlSession implements DatabaseSession {
     // 2. Level, at every host of the base user.
     for (const host of hosts) {
       if (!cloneHosts.includes(host)) {
+        // While the clone is live, a new account of it may match first for some clients (a host
+        // more specific than its others): it takes the login the clone has now, copied from one
+        // of its accounts, so AWSCURRENT keeps working there. Idle, it gets a throw-away password.
+        const source = target === clone ? undefined : cloneHosts[0];
         const baseState = states.get(stateKey(base, host));
         const plugin =
           info.flavor === 'mariadb' ? passwordPlugin(baseState?.chain ?? []) : baseState?.plugin;
         await this.run(
-          createUserStatement(info, accountName(clone, host), throwAwayPassword(), plugin),
+          source === undefined
+            ? createUserStatement(info, accountName(clone, host), throwAwayPassword(), plugin)
+            : await this.copiedLoginStatement(info, clone, source, host, states),
           'CREATE USER',
         );
       }
@@ -688,6 +694,40 @@ class MysqlSession implements DatabaseSession {
       });
     }
     return states;
+  }
+
+  /**
+   * CREATE USER for `user`@`host` with the authentication `user`@`source` has (its plugin and
+   * stored hash, or MariaDB's whole chain), so the same password logs in at both. The hash travels
+   * in the statement only, which errors never show.
+   */
+  private async copiedLoginStatement(
+    info: ServerInfo,
+    user: string,
+    source: string,
+    host: string,
+    states: Map<string, AccountState>,
+  ): Promise<string> {
+    const account = accountName(user, host);
+    if (info.flavor === 'mariadb') {
+      const chain = states.get(stateKey(user, source))?.chain ?? [];
+      const steps = chain.map((step) =>
+        step.authString ? `${step.plugin} USING ${mysql2.escape(step.authString)}` : step.plugin,
+      );
+      return `CREATE USER ${account} IDENTIFIED VIA ${steps.join(' OR ')}`;
+    }
+    const [row] = await this.run(
+      `SELECT plugin, HEX(authentication_string) AS auth FROM mysql.user WHERE User = ${mysql2.escape(user)} AND Host = ${mysql2.escape(source)}`,
+      'SELECT mysql.user',
+    );
+    const plugin = text(row?.plugin);
+    const hex = text(row?.auth);
+    if (!/^\w+$/.test(plugin) || !/^[0-9A-Fa-f]*$/.test(hex)) {
+      throw new DatabaseStatementError(
+        `Could not read the authentication of "${user}"@"${source}" to create "${user}"@"${host}" with it`,
+      );
+    }
+    return `CREATE USER ${account} IDENTIFIED WITH ${plugin} AS ${hex === '' ? "''" : `0x${hex}`}`;
   }
 
   /** This session's user's own partial revokes (MySQL 8.0.16+). */

@@ -255,7 +255,7 @@ describe.each(servers.map((server) => [server.name, server] as const))(
         expect(clone).toBe(`${base.username}_clone`);
       });
 
-      it('the base gains a host while the clone is live: the clone is created there too, the rotation completes, and the clone gets the password when next the target', async () => {
+      it('the base gains a host while the clone is live: the clone is created there with the login it has elsewhere, so AWSCURRENT keeps working there, and the rotation completes', async () => {
         const { base, clone, arn, table } = await setUp();
         await run(`GRANT SELECT ON ${table} TO ${lit(base.username)}@'%'`);
         await service.rotate(alternatingUsers, arn);
@@ -264,8 +264,15 @@ describe.each(servers.map((server) => [server.name, server] as const))(
           `CREATE USER ${lit(base.username)}@'127.0.0.1' IDENTIFIED BY 'Other-host-password-1'`,
           `GRANT SELECT ON ${table} TO ${lit(base.username)}@'127.0.0.1'`,
         );
-        await service.rotate(alternatingUsers, arn);
+        const token = await startAndSet(arn);
         expect(await hostsOf(clone)).toEqual(['%', '127.0.0.1']);
+        // The clone is still AWSCURRENT: from here its new '127.0.0.1' account matches first,
+        // and must take the password applications hold.
+        const live = login(await service.value(arn, 'AWSCURRENT'));
+        expect(live.username).toBe(clone);
+        expect(await mysqlFailure(server, live, `SELECT v FROM ${table}`)).toBeUndefined();
+        for (const step of ['testSecret', 'finishSecret'])
+          await service.invoke(alternatingUsers, step, arn, token);
         await service.rotate(alternatingUsers, arn);
         const current = login(await service.value(arn, 'AWSCURRENT'));
         expect(current.username).toBe(clone);
