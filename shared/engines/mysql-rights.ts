@@ -286,7 +286,15 @@ export async function readRights(
     }
   }
   const { options, restrictions } = await readOptions(session, info, pairs);
-  for (const [grantee, list] of restrictions) for (const right of list) add(grantee, right);
+  for (const [grantee, list] of restrictions) {
+    // A restriction outlives the global privilege it narrowed (REVOKE … ON *.* leaves it in
+    // User_attributes); it then restricts nothing, and cannot be given to another account.
+    const held = new Set((found.get(grantee) ?? []).map((r) => r.label));
+    for (const right of list) {
+      if (right.kind === 'restriction' && held.has(`${right.privilege} ON *.*`))
+        add(grantee, right);
+    }
+  }
   for (const account of accounts) {
     const grantee = granteeOf(account);
     const list = (defaults.get(grantee) ?? []).sort();

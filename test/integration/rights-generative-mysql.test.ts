@@ -121,6 +121,8 @@ const EXPIRE_IDLE = '{expire idle}';
 const ADD_HOST = "{add base@'127.0.0.1'}";
 const DROP_HOST = "{drop base@'127.0.0.1'}";
 const GRANT_BETWEEN = '{grant to the clone between setSecret and testSecret}';
+/** MySQL: a global INSERT narrowed by a partial revoke on the test database, in one step. */
+const PARTIAL_REVOKE = '{partial revoke INSERT ON db.*}';
 const DBA_SEQUENCES = Number(process.env.RIGHTS_DBA_SEQUENCES) || 15;
 
 function dbaOperations(flavor: 'mysql' | 'mariadb'): fc.Arbitrary<string> {
@@ -139,7 +141,11 @@ function dbaOperations(flavor: 'mysql' | 'mariadb'): fc.Arbitrary<string> {
   if (flavor === 'mysql') {
     // With partial_revokes=ON, the REVOKE above narrows a global INSERT (a partial revoke), and
     // the GRANT above lifts it.
-    list.push(`GRANT SELECT, INSERT ON *.* TO ${B}`, `REVOKE SELECT, INSERT ON *.* FROM ${B}`);
+    list.push(
+      `GRANT SELECT, INSERT ON *.* TO ${B}`,
+      `REVOKE SELECT, INSERT ON *.* FROM ${B}`,
+      PARTIAL_REVOKE,
+    );
   }
   return fc.constantFrom(...list);
 }
@@ -451,6 +457,9 @@ describe.each(servers.map((server) => [server.name, server] as const))(
                           `DROP USER IF EXISTS ${lit(base.username)}@'127.0.0.1'`,
                         );
                       }
+                    } else if (op === PARTIAL_REVOKE) {
+                      await applyChange(`GRANT INSERT ON *.* TO ${B}`, base.username);
+                      await applyChange(`REVOKE INSERT ON ${DB}.* FROM ${B}`, base.username);
                     } else if (op === GRANT_BETWEEN) {
                       grantBetween = true;
                     } else {

@@ -69,12 +69,15 @@ describe('server floor and the columns read per version', () => {
   });
 
   /** A session answering the rights queries with one account row, recording every statement. */
-  function fakeRights(row: Record<string, unknown>) {
+  function fakeRights(row: Record<string, unknown>, globals: string[] = []) {
     const issued: string[] = [];
     return {
       issued,
       run: async (sql: string) => {
         issued.push(sql);
+        if (sql.startsWith("SELECT 'global'")) {
+          return globals.map((p) => ({ src: 'global', g: "'app'@'%'", a: '', b: '', c: '', p }));
+        }
         return sql.startsWith('SELECT User AS u') ? [{ u: 'app', h: '%', ...row }] : [];
       },
     };
@@ -92,14 +95,17 @@ describe('server floor and the columns read per version', () => {
     const statements = syncStatements(rights(oldOptions as Right), rights(), clone, 'mysql');
     expect(statements.join('\n')).not.toMatch(/FAILED_LOGIN_ATTEMPTS|REQUIRE CURRENT/);
 
-    const now = fakeRights({
+    const restricted = {
       ...row,
-      restrictions: '[{"Database": "payroll", "Privileges": ["INSERT"]}]',
-    });
+      restrictions: '[{"Database": "payroll", "Privileges": ["INSERT", "DELETE"]}]',
+    };
+    const now = fakeRights(restricted, ['INSERT']);
     const [nowRights] = await readRights(now, parseServerVersion('9.7.4'), [
       { user: 'app', host: '%' },
     ]);
     expect(nowRights?.has('partial revoke INSERT ON `payroll`.*')).toBe(true);
+    // A restriction left behind by REVOKE DELETE ON *.* restricts nothing: not a right.
+    expect(nowRights?.has('partial revoke DELETE ON `payroll`.*')).toBe(false);
     expect([...(nowRights?.keys() ?? [])].join('\n')).toMatch(
       /PASSWORD REQUIRE CURRENT DEFAULT FAILED_LOGIN_ATTEMPTS 0/,
     );
