@@ -366,6 +366,25 @@ function accountLocked(
 
 type Row = RowDataPacket & Record<string, unknown>;
 
+/**
+ * A MySQL or MariaDB session. For alternating users (run as the master) it keeps the rights
+ * contract of engine.ts on these servers:
+ * - **Compared and levelled**, per host of the base user, both ways: static privileges at every
+ *   level (global, database, table, column, routine) with GRANT OPTION, MySQL's dynamic
+ *   privileges, roles with ADMIN OPTION, default roles, PROXY grants, MySQL's partial revokes, and
+ *   the account options (REQUIRE, resource limits, password lifetime, ACCOUNT LOCK, and MySQL's
+ *   password history, reuse interval, PASSWORD REQUIRE CURRENT and failed-login policy, each from
+ *   the version that has it). The clone exists at exactly the base's hosts.
+ * - **Excluded**: the authentication method and password (the rotation sets the target's own,
+ *   keeping its plugins), comments and attributes, MySQL's multi-factor authentication, an
+ *   expired password (the new password clears it), temporary failed-login locks, and what the
+ *   base user owns or is the DEFINER of.
+ * - **Floor**: MySQL 8.0, MariaDB 10.4 (UnsupportedServerError before anything changes).
+ * - **The master needs** CREATE USER, SELECT on the `mysql` schema, every privilege of the base
+ *   user WITH GRANT OPTION (on the same level or above), ADMIN OPTION on each of its roles (or
+ *   ROLE_ADMIN), PROXY … WITH GRANT OPTION for each PROXY grant, no partial revoke of its own
+ *   that the base does not share, and on MySQL SYSTEM_USER when the base user has it.
+ */
 class MysqlSession implements DatabaseSession {
   private info: Promise<ServerInfo> | undefined;
 

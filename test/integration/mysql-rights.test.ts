@@ -494,7 +494,13 @@ describe.each(servers.map((server) => [server.name, server] as const))(
             for (const user of made) {
               await run(`DROP USER IF EXISTS ${lit(user)}@'%', ${lit(`${user}_clone`)}@'%'`);
             }
-            await run(`SET GLOBAL partial_revokes = ${saved === '1' ? 'ON' : 'OFF'}`);
+            // Another suite (the generative one) may hold partial revokes right now: it restores
+            // the setting when it ends.
+            await run(`SET GLOBAL partial_revokes = ${saved === '1' ? 'ON' : 'OFF'}`).catch(
+              (error: Error) => {
+                if (!/partial revoke/i.test(error.message)) throw error;
+              },
+            );
           });
 
           it("copies the base's partial revokes to the clone: it can read payroll-like schemas but not the revoked one", async () => {
