@@ -313,6 +313,13 @@ describe.each(servers.map((server) => [server.name, server] as const))(
               expect.stringContaining(`"${clone}"@"127.0.0.1"`),
             ]);
           }
+          // Preflight warns of it.
+          const inspection = await session.inspect?.({ role: 'master', ...users });
+          expect(inspection?.findings).toContainEqual({
+            check: 'clone rights',
+            status: 'warn',
+            detail: expect.stringContaining(`"${clone}"@"127.0.0.1" exists but`),
+          });
         } finally {
           await session.close();
         }
