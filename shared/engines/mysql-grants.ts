@@ -109,16 +109,27 @@ function granteeEnd(tokens: Token[], start: number): number {
   return tokens[start + 1]?.text === '@' ? start + 3 : start + 1;
 }
 
-/** Parses the `SHOW GRANTS` lines of one account. Lines it does not understand are reported. */
-export function parseGrants(lines: string[]): AccountGrants & { unparsed: string[] } {
-  const result: AccountGrants & { unparsed: string[] } = {
+/**
+ * Parses the `SHOW GRANTS` lines of one account. Lines it does not understand are reported;
+ * MySQL's partial revokes (`REVOKE … ON db.* FROM …` lines) are kept apart: the rotation copies
+ * them (mysql-rights.ts), and preflight needs nothing of the master for them.
+ */
+export function parseGrants(
+  lines: string[],
+): AccountGrants & { unparsed: string[]; partialRevokes: string[] } {
+  const result: AccountGrants & { unparsed: string[]; partialRevokes: string[] } = {
     privileges: new Map(),
     grantOption: new Set(),
     roles: new Map(),
     unparsed: [],
+    partialRevokes: [],
   };
   for (const line of lines) {
     const tokens = tokenize(line);
+    if (isWord(tokens[0], 'REVOKE')) {
+      result.partialRevokes.push(line);
+      continue;
+    }
     // MariaDB lists the default role among the grants; it is copied from mysql.user instead.
     if (isWord(tokens[0], 'SET') && isWord(tokens[1], 'DEFAULT') && isWord(tokens[2], 'ROLE'))
       continue;

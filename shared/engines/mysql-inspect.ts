@@ -303,6 +303,19 @@ async function masterFindings(
     });
     if (clone) findings.push(await cloneRights(session, info, request, host));
   }
+  const cloneHosts = (
+    await session.run(
+      `SELECT Host AS host FROM mysql.user WHERE User = ${mysql2.escape(request.cloneUsername)}`,
+      'SELECT mysql.user',
+    )
+  ).map((r) => text(r.host));
+  for (const host of cloneHosts.filter((h) => !hosts.includes(h))) {
+    findings.push({
+      check: 'clone rights',
+      status: 'warn',
+      detail: `"${request.cloneUsername}"@"${host}" exists but "${request.baseUsername}"@"${host}" does not: it keeps its own rights and a password no version of the secret holds. The next setSecret that targets the clone drops it; testSecret refuses to promote the clone until then`,
+    });
+  }
   findings.push(cloneName(usernameMax, request));
   return findings;
 }
@@ -319,7 +332,7 @@ async function cloneRights(
     clone: `"${request.cloneUsername}"@"${host}"`,
   };
   try {
-    const [base, clone] = await readRights(session, info.flavor, [
+    const [base, clone] = await readRights(session, info, [
       { user: request.baseUsername, host },
       { user: request.cloneUsername, host },
     ]);

@@ -8,9 +8,27 @@
  * equal, and a privilege revoked from an `ALL` is seen as missing. GRANT OPTION is kept per level
  * for static privileges (one flag per level, as the server stores it) and per privilege for
  * MySQL's dynamic privileges; roles keep their ADMIN OPTION; default roles and the account's
- * options (REQUIRE, resource limits, ACCOUNT LOCK, password policy) are compared too.
+ * options (REQUIRE, resource limits, ACCOUNT LOCK, password policy) are compared too, and so are
+ * PROXY grants (mysql.proxies_priv, with their GRANT OPTION) and MySQL's partial revokes (the
+ * `Restrictions` of mysql.user's User_attributes, MySQL 8.0.16+ with partial_revokes=ON).
+ *
+ * Each column is read only from the server version that has it (mysql-server.ts): MySQL 8.0.3's
+ * password reuse, 8.0.13's PASSWORD REQUIRE CURRENT, 8.0.16's partial revokes, 8.0.19's failed
+ * login tracking; an option a server does not have is neither compared nor set.
+ *
+ * Not in the model: the authentication method and password (set by the rotation, not copied),
+ * comments and user attributes (MySQL's COMMENT/ATTRIBUTE), MySQL's multi-factor authentication,
+ * whether the password is expired now (the new password clears it), temporary locks after failed
+ * logins (runtime state), and object ownership (DEFINER, which names the base user).
  */
 import mysql2 from 'mysql2/promise';
+import {
+  hasFailedLoginTracking,
+  hasPartialRevokes,
+  hasPasswordReuse,
+  hasRequireCurrent,
+  type ServerInfo,
+} from './mysql-server';
 
 /** One thing an account holds. `label` names it and is unique within an account's rights. */
 export type Right =
@@ -20,7 +38,12 @@ export type Right =
   | { kind: 'role'; label: string; role: string }
   | { kind: 'role-admin'; label: string; role: string }
   | { kind: 'default-roles'; label: string; roles: string[] }
-  | { kind: 'options'; label: string; options: string };
+  | { kind: 'options'; label: string; options: string }
+  /** MySQL's partial revoke: `privilege` held on `*.*` but not in `database`. */
+  | { kind: 'restriction'; label: string; database: string; privilege: string }
+  /** PROXY on `account` (`'user'@'host'`), and its GRANT OPTION. */
+  | { kind: 'proxy'; label: string; account: string }
+  | { kind: 'proxy-grant'; label: string; account: string };
 
 /** An account's rights, by label. */
 export type AccountRights = Map<string, Right>;
@@ -77,9 +100,10 @@ const granteeOf = ({ user, host }: Account) => `'${user}'@'${host}'`;
  */
 export async function readRights(
   session: RightsReader,
-  flavor: 'mysql' | 'mariadb',
+  info: ServerInfo,
   accounts: readonly Account[],
 ): Promise<AccountRights[]> {
+  const flavor = info.flavor;
   const found = new Map(accounts.map((account) => [granteeOf(account), [] as Right[]]));
   const add = (grantee: string, right: Right) => found.get(grantee)?.push(right);
   const c = (column: string) => `CONVERT(${column} USING utf8mb4)`;
@@ -158,6 +182,14 @@ export async function readRights(
       ),
     );
   }
+  tables.push(
+    table(
+      'proxy',
+      ['User', 'Host', 'Proxied_user', 'Proxied_host', 'With_grant', "''"],
+      'proxies_priv',
+      mine,
+    ),
+  );
   const rows = await session.run(tables.join(' UNION ALL '), 'SELECT mysql privileges');
 
   const dynamic = new Map<string, Set<string>>();
@@ -239,9 +271,30 @@ export async function readRights(
             flavor === 'mysql' ? accountName(text(row.a), text(row.b)) : quoteName(text(row.a)),
           );
         break;
+      case 'proxy': {
+        const proxied = accountName(text(row.a), text(row.b));
+        add(grantee, { kind: 'proxy', label: `PROXY ON ${proxied}`, account: proxied });
+        if (['1', 'Y'].includes(text(row.c))) {
+          add(grantee, {
+            kind: 'proxy-grant',
+            label: `PROXY ON ${proxied} WITH GRANT OPTION`,
+            account: proxied,
+          });
+        }
+        break;
+      }
     }
   }
-  const options = await readOptions(session, flavor, pairs);
+  const { options, restrictions } = await readOptions(session, info, pairs);
+  for (const [grantee, list] of restrictions) {
+    // A restriction outlives the global privilege it narrowed (REVOKE … ON *.* leaves it in
+    // User_attributes); it then restricts nothing, and cannot be given to another account.
+    const held = new Set((found.get(grantee) ?? []).map((r) => r.label));
+    for (const right of list) {
+      if (right.kind === 'restriction' && held.has(`${right.privilege} ON *.*`))
+        add(grantee, right);
+    }
+  }
   for (const account of accounts) {
     const grantee = granteeOf(account);
     const list = (defaults.get(grantee) ?? []).sort();
@@ -262,49 +315,130 @@ export async function readRights(
 /**
  * Each account's options, as ALTER USER clauses, from the grant tables: REQUIRE, the resource
  * limits, the password lifetime, ACCOUNT LOCK, and MySQL's password reuse, current-password and
- * failed-login policies. Read from the tables rather than SHOW CREATE USER: MySQL 9.7 keeps
- * printing `PASSWORD EXPIRE INTERVAL n DAY` after `ALTER USER … PASSWORD EXPIRE DEFAULT` until the
- * account is reloaded, while the table (what a restart applies) says DEFAULT.
+ * failed-login policies (each from the version that has it); and MySQL's partial revokes. Read
+ * from the tables rather than SHOW CREATE USER: MySQL 9.7 keeps printing `PASSWORD EXPIRE
+ * INTERVAL n DAY` after `ALTER USER … PASSWORD EXPIRE DEFAULT` until the account is reloaded,
+ * while the table (what a restart applies) says DEFAULT.
  */
 async function readOptions(
   session: RightsReader,
-  flavor: 'mysql' | 'mariadb',
+  info: ServerInfo,
   pairs: string,
-): Promise<Map<string, string>> {
-  const rows =
-    flavor === 'mysql'
-      ? await session.run(
-          `SELECT User AS u, Host AS h, ssl_type, ssl_cipher, x509_issuer, x509_subject, max_questions, max_updates, max_connections, max_user_connections, password_lifetime, account_locked, Password_reuse_history AS reuse_history, Password_reuse_time AS reuse_time, Password_require_current AS require_current, JSON_EXTRACT(User_attributes, '$.Password_locking.failed_login_attempts') AS failed_logins, JSON_EXTRACT(User_attributes, '$.Password_locking.password_lock_time_days') AS lock_days FROM mysql.user WHERE (User, Host) IN (${pairs})`,
-          'SELECT mysql.user',
-        )
-      : await session.run(
-          `SELECT u.User AS u, u.Host AS h, u.ssl_type, u.ssl_cipher, u.x509_issuer, u.x509_subject, u.max_questions, u.max_updates, u.max_connections, u.max_user_connections, u.max_statement_time, JSON_VALUE(g.Priv, '$.password_lifetime') AS password_lifetime, JSON_VALUE(g.Priv, '$.account_locked') AS account_locked FROM mysql.user u JOIN mysql.global_priv g ON g.User = u.User AND g.Host = u.Host WHERE (u.User, u.Host) IN (${pairs})`,
-          'SELECT mysql.user',
-        );
+): Promise<{ options: Map<string, string>; restrictions: Map<string, Right[]> }> {
+  const rows = await session.run(optionsQuery(info, pairs), 'SELECT mysql.user');
   const options = new Map<string, string>();
+  const restrictions = new Map<string, Right[]>();
   for (const row of rows) {
     const number = (value: unknown) => Number(text(value) || 0);
     const lifetime = text(row.password_lifetime);
     const clauses = [
       `REQUIRE ${requireClause(row)}`,
-      `WITH MAX_QUERIES_PER_HOUR ${number(row.max_questions)} MAX_UPDATES_PER_HOUR ${number(row.max_updates)} MAX_CONNECTIONS_PER_HOUR ${number(row.max_connections)} MAX_USER_CONNECTIONS ${number(row.max_user_connections)}${flavor === 'mariadb' ? ` MAX_STATEMENT_TIME ${Number(text(row.max_statement_time) || 0)}` : ''}`,
+      `WITH MAX_QUERIES_PER_HOUR ${number(row.max_questions)} MAX_UPDATES_PER_HOUR ${number(row.max_updates)} MAX_CONNECTIONS_PER_HOUR ${number(row.max_connections)} MAX_USER_CONNECTIONS ${number(row.max_user_connections)}${info.flavor === 'mariadb' ? ` MAX_STATEMENT_TIME ${Number(text(row.max_statement_time) || 0)}` : ''}`,
       `PASSWORD EXPIRE ${lifetime === '' || lifetime === '-1' ? 'DEFAULT' : lifetime === '0' ? 'NEVER' : `INTERVAL ${lifetime} DAY`}`,
       `ACCOUNT ${['Y', 'true', '1'].includes(text(row.account_locked)) ? 'LOCK' : 'UNLOCK'}`,
     ];
-    if (flavor === 'mysql') {
+    if (hasPasswordReuse(info)) {
       const reuseTime = text(row.reuse_time);
-      const current = text(row.require_current);
-      const lockDays = number(row.lock_days);
       clauses.push(
         `PASSWORD HISTORY ${text(row.reuse_history) || 'DEFAULT'}`,
         `PASSWORD REUSE INTERVAL ${reuseTime === '' ? 'DEFAULT' : `${reuseTime} DAY`}`,
+      );
+    }
+    if (hasRequireCurrent(info)) {
+      const current = text(row.require_current);
+      clauses.push(
         `PASSWORD REQUIRE CURRENT${current === '' ? ' DEFAULT' : current === 'N' ? ' OPTIONAL' : ''}`,
+      );
+    }
+    if (hasFailedLoginTracking(info)) {
+      const lockDays = number(row.lock_days);
+      clauses.push(
         `FAILED_LOGIN_ATTEMPTS ${number(row.failed_logins)} PASSWORD_LOCK_TIME ${lockDays < 0 ? 'UNBOUNDED' : lockDays}`,
       );
     }
-    options.set(granteeOf({ user: text(row.u), host: text(row.h) }), clauses.join(' '));
+    const grantee = granteeOf({ user: text(row.u), host: text(row.h) });
+    options.set(grantee, clauses.join(' '));
+    if (hasPartialRevokes(info)) restrictions.set(grantee, parseRestrictions(row.restrictions));
   }
-  return options;
+  return { options, restrictions };
+}
+
+/** The SELECT of the account options: only the columns this server version has. */
+export function optionsQuery(info: ServerInfo, pairs: string): string {
+  if (info.flavor === 'mariadb') {
+    return `SELECT u.User AS u, u.Host AS h, u.ssl_type, u.ssl_cipher, u.x509_issuer, u.x509_subject, u.max_questions, u.max_updates, u.max_connections, u.max_user_connections, u.max_statement_time, JSON_VALUE(g.Priv, '$.password_lifetime') AS password_lifetime, JSON_VALUE(g.Priv, '$.account_locked') AS account_locked FROM mysql.user u JOIN mysql.global_priv g ON g.User = u.User AND g.Host = u.Host WHERE (u.User, u.Host) IN (${pairs})`;
+  }
+  const columns = [
+    'User AS u',
+    'Host AS h',
+    'ssl_type',
+    'ssl_cipher',
+    'x509_issuer',
+    'x509_subject',
+    'max_questions',
+    'max_updates',
+    'max_connections',
+    'max_user_connections',
+    'password_lifetime',
+    'account_locked',
+  ];
+  if (hasPasswordReuse(info)) {
+    columns.push('Password_reuse_history AS reuse_history', 'Password_reuse_time AS reuse_time');
+  }
+  if (hasRequireCurrent(info)) columns.push('Password_require_current AS require_current');
+  if (hasFailedLoginTracking(info)) {
+    columns.push(
+      "JSON_EXTRACT(User_attributes, '$.Password_locking.failed_login_attempts') AS failed_logins",
+      "JSON_EXTRACT(User_attributes, '$.Password_locking.password_lock_time_days') AS lock_days",
+    );
+  }
+  if (hasPartialRevokes(info)) {
+    columns.push("JSON_EXTRACT(User_attributes, '$.Restrictions') AS restrictions");
+  }
+  return `SELECT ${columns.join(', ')} FROM mysql.user WHERE (User, Host) IN (${pairs})`;
+}
+
+/**
+ * MySQL's partial revokes as User_attributes keeps them (`[{"Database": "payroll", "Privileges":
+ * ["INSERT"]}]`), one right per database and privilege.
+ */
+export function parseRestrictions(value: unknown): Right[] {
+  let list: unknown = value;
+  if (Buffer.isBuffer(list)) list = list.toString('utf8');
+  if (typeof list === 'string') list = list === '' ? [] : JSON.parse(list);
+  if (!Array.isArray(list)) return [];
+  return list.flatMap((entry: { Database?: unknown; Privileges?: unknown }) => {
+    const database = text(entry?.Database);
+    const privileges = Array.isArray(entry?.Privileges) ? entry.Privileges : [];
+    return privileges.map((p: unknown) => restriction(database, text(p).toUpperCase()));
+  });
+}
+
+function restriction(database: string, privilege: string): Right {
+  return {
+    kind: 'restriction',
+    label: `partial revoke ${privilege} ON ${databaseObject(database)}`,
+    database,
+    privilege,
+  };
+}
+
+/**
+ * The partial revokes MySQL would copy from the master onto the clone when the master grants it
+ * the base's global privileges: each restriction of the master on a privilege the clone is about
+ * to receive on `*.*`, where the base holds no such restriction. In words, for the error.
+ */
+export function inheritedRestrictions(
+  masterRestrictions: readonly Right[],
+  base: AccountRights,
+  clone: AccountRights,
+): string[] {
+  return masterRestrictions.flatMap((r) => {
+    if (r.kind !== 'restriction') return [];
+    const global = `${r.privilege} ON *.*`;
+    const inherited = base.has(global) && !clone.has(global) && !base.has(r.label);
+    return inherited ? [`${r.privilege} ON ${databaseObject(r.database)}`] : [];
+  });
 }
 
 /** The REQUIRE clause of an account's TLS requirements (ssl_type and the x509 columns). */
@@ -397,6 +531,17 @@ export function syncStatements(
       grants.push(`GRANT ${r.role} TO ${target}${admin ? ' WITH ADMIN OPTION' : ''}`);
     } else if (r.kind === 'role-admin' && clone.has(`role ${r.role}`)) {
       grants.push(`GRANT ${r.role} TO ${target} WITH ADMIN OPTION`);
+    } else if (r.kind === 'proxy') {
+      const withGrant = base.has(`PROXY ON ${r.account} WITH GRANT OPTION`);
+      grants.push(
+        `GRANT PROXY ON ${r.account} TO ${target}${withGrant ? ' WITH GRANT OPTION' : ''}`,
+      );
+    } else if (r.kind === 'proxy-grant' && clone.has(`PROXY ON ${r.account}`)) {
+      grants.push(`GRANT PROXY ON ${r.account} TO ${target} WITH GRANT OPTION`);
+    } else if (r.kind === 'restriction') {
+      // A partial revoke is made by revoking at the database level what is held on *.*; after
+      // the grants, so the privilege it narrows is there.
+      revokes.push(`REVOKE ${r.privilege} ON ${databaseObject(r.database)} FROM ${target}`);
     }
   }
 
@@ -417,6 +562,15 @@ export function syncStatements(
     } else if (r.kind === 'role') {
       revokes.push(`REVOKE ${r.role} FROM ${target}`);
       roleRevoked = true;
+    } else if (r.kind === 'proxy') {
+      revokes.push(`REVOKE PROXY ON ${r.account} FROM ${target}`);
+    } else if (r.kind === 'proxy-grant' && base.has(`PROXY ON ${r.account}`)) {
+      revokes.push(`REVOKE PROXY ON ${r.account} FROM ${target}`);
+      regrants.push(`GRANT PROXY ON ${r.account} TO ${target}`);
+    } else if (r.kind === 'restriction' && base.has(`${r.privilege} ON *.*`)) {
+      // Granting at the database level what is restricted there lifts the restriction. (Where the
+      // base lacks the privilege on *.*, revoking it there lifts the restriction with it.)
+      grants.push(`GRANT ${r.privilege} ON ${databaseObject(r.database)} TO ${target}`);
     } else if (r.kind === 'role-admin' && base.has(`role ${r.role}`)) {
       if (flavor === 'mariadb') {
         revokes.push(`REVOKE ADMIN OPTION FOR ${r.role} FROM ${target}`);

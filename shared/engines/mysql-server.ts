@@ -43,3 +43,41 @@ export function supportsReplace(info: ServerInfo): boolean {
 export function supportsDualPasswords(info: ServerInfo): boolean {
   return info.flavor === 'mysql' && atLeast(info, 8, 0, 14);
 }
+
+/**
+ * The oldest server alternating users levels rights on, or `undefined` when this one is new
+ * enough: the rights model reads MySQL 8.0's mysql.global_grants, role_edges and default_roles,
+ * and MariaDB 10.4's mysql.global_priv.
+ */
+export function alternatingUsersFloor(info: ServerInfo): string | undefined {
+  if (info.flavor === 'mysql') return atLeast(info, 8, 0) ? undefined : 'MySQL 8.0';
+  return atLeast(info, 10, 4) ? undefined : 'MariaDB 10.4';
+}
+
+/** mysql.user's Password_reuse_history and Password_reuse_time: MySQL 8.0.3. */
+export function hasPasswordReuse(info: ServerInfo): boolean {
+  return info.flavor === 'mysql' && atLeast(info, 8, 0, 3);
+}
+
+/** mysql.user's Password_require_current (PASSWORD REQUIRE CURRENT): MySQL 8.0.13. */
+export function hasRequireCurrent(info: ServerInfo): boolean {
+  return info.flavor === 'mysql' && atLeast(info, 8, 0, 13);
+}
+
+/**
+ * Partial revokes (`partial_revokes`, kept in mysql.user's User_attributes, a column MySQL 8.0.14
+ * added for dual passwords): MySQL 8.0.16.
+ */
+export function hasPartialRevokes(info: ServerInfo): boolean {
+  return info.flavor === 'mysql' && atLeast(info, 8, 0, 16);
+}
+
+/** FAILED_LOGIN_ATTEMPTS and PASSWORD_LOCK_TIME (in User_attributes): MySQL 8.0.19. */
+export function hasFailedLoginTracking(info: ServerInfo): boolean {
+  return info.flavor === 'mysql' && atLeast(info, 8, 0, 19);
+}
+
+/** `MySQL 8.0.36`, `MariaDB 11.8.2`. */
+export function serverName(info: ServerInfo): string {
+  return `${info.flavor === 'mariadb' ? 'MariaDB' : 'MySQL'} ${info.major}.${info.minor}.${info.patch}`;
+}

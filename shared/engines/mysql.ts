@@ -6,8 +6,10 @@ import {
   CredentialsRejectedError,
   DatabaseStatementError,
   DatabaseUnreachableError,
+  IdleUserDisabledError,
   isErrorLike,
   type RotationError,
+  UnsupportedServerError,
   UsernameTooLongError,
 } from '../errors';
 import {
@@ -25,6 +27,9 @@ import { inspectMysql } from './mysql-inspect';
 import {
   type AccountRights,
   accountName,
+  inheritedRestrictions,
+  parseRestrictions,
+  type Right,
   readRights,
   rightsDifferences,
   syncStatements,
@@ -33,9 +38,12 @@ import {
 export { accountName } from './mysql-rights';
 
 import {
+  alternatingUsersFloor,
+  hasPartialRevokes,
   maxUsernameLength,
   parseServerVersion,
   type ServerInfo,
+  serverName,
   supportsAlterUser,
   supportsDualPasswords,
   supportsReplace,
@@ -79,18 +87,86 @@ export function passwordStatement(
   return `ALTER USER ${account} IDENTIFIED${withPlugin} BY ${mysql2.escape(password)}`;
 }
 
-/** CREATE USER with the base user's plugin on MySQL, the server's default on MariaDB. */
+/**
+ * CREATE USER with the base user's password plugin (MySQL: its plugin; MariaDB: the first
+ * password-based plugin of its authentication chain, e.g. ed25519), else the server's default.
+ */
 export function createUserStatement(
   info: ServerInfo,
   account: string,
   password: string,
   plugin?: string,
 ): string {
+  if (info.flavor === 'mariadb' && plugin && MARIADB_PASSWORD_PLUGINS.has(plugin)) {
+    return `CREATE USER ${account} IDENTIFIED VIA ${plugin} USING PASSWORD(${mysql2.escape(password)})`;
+  }
   const withPlugin =
     info.flavor === 'mysql' && plugin && MYSQL_PASSWORD_PLUGINS.has(plugin)
       ? ` WITH ${plugin}`
       : '';
   return `CREATE USER ${account} IDENTIFIED${withPlugin} BY ${mysql2.escape(password)}`;
+}
+
+/** One step of a MariaDB authentication chain (`IDENTIFIED VIA a OR b`). */
+export interface AuthStep {
+  plugin: string;
+  /** What the plugin keeps: a hash for a password plugin, a PAM service or a principal otherwise. */
+  authString: string;
+}
+
+/**
+ * A MariaDB account's authentication chain from its mysql.global_priv JSON: `auth_or` lists the
+ * steps, `{}` standing for the one kept at the top level (`plugin`, `authentication_string`).
+ */
+export function authChain(priv: unknown): AuthStep[] {
+  const json = (typeof priv === 'string' ? JSON.parse(priv) : (priv ?? {})) as Record<
+    string,
+    unknown
+  >;
+  const top = { plugin: text(json.plugin), authString: text(json.authentication_string) };
+  const steps = Array.isArray(json.auth_or) ? (json.auth_or as Record<string, unknown>[]) : [];
+  if (steps.length === 0) return [top];
+  return steps.map((step) =>
+    step && typeof step === 'object' && 'plugin' in step
+      ? { plugin: text(step.plugin), authString: text(step.authentication_string) }
+      : top,
+  );
+}
+
+/**
+ * MariaDB's plugins that check a password, each taking `USING PASSWORD('…')` (ed25519 from 10.4,
+ * parsec from 11.6).
+ */
+const MARIADB_PASSWORD_PLUGINS = new Set([
+  'mysql_native_password',
+  'mysql_old_password',
+  'ed25519',
+  'parsec',
+]);
+
+/** The first password-based plugin of a chain, if any. */
+export function passwordPlugin(chain: readonly AuthStep[]): string | undefined {
+  return chain.find((step) => MARIADB_PASSWORD_PLUGINS.has(step.plugin))?.plugin;
+}
+
+/**
+ * MariaDB's ALTER USER that gives `account` a new password and keeps every plugin of its chain:
+ * each password-based plugin gets the password in its own form (`USING PASSWORD('…')`), every
+ * other plugin keeps what it had (`unix_socket`, `pam USING 'service'`).
+ */
+export function mariadbPasswordStatement(
+  account: string,
+  chain: readonly AuthStep[],
+  password: string,
+): string {
+  const steps = chain.map((step) =>
+    MARIADB_PASSWORD_PLUGINS.has(step.plugin)
+      ? `${step.plugin} USING PASSWORD(${mysql2.escape(password)})`
+      : step.authString
+        ? `${step.plugin} USING ${mysql2.escape(step.authString)}`
+        : step.plugin,
+  );
+  return `ALTER USER ${account} IDENTIFIED VIA ${steps.join(' OR ')}`;
 }
 
 /** A password nobody knows, strong enough for validate_password, for a clone not finished yet. */
@@ -290,6 +366,25 @@ function accountLocked(
 
 type Row = RowDataPacket & Record<string, unknown>;
 
+/**
+ * A MySQL or MariaDB session. For alternating users (run as the master) it keeps the rights
+ * contract of engine.ts on these servers:
+ * - **Compared and levelled**, per host of the base user, both ways: static privileges at every
+ *   level (global, database, table, column, routine) with GRANT OPTION, MySQL's dynamic
+ *   privileges, roles with ADMIN OPTION, default roles, PROXY grants, MySQL's partial revokes, and
+ *   the account options (REQUIRE, resource limits, password lifetime, ACCOUNT LOCK, and MySQL's
+ *   password history, reuse interval, PASSWORD REQUIRE CURRENT and failed-login policy, each from
+ *   the version that has it). The clone exists at exactly the base's hosts.
+ * - **Excluded**: the authentication method and password (the rotation sets the target's own,
+ *   keeping its plugins), comments and attributes, MySQL's multi-factor authentication, an
+ *   expired password (the new password clears it), temporary failed-login locks, and what the
+ *   base user owns or is the DEFINER of.
+ * - **Floor**: MySQL 8.0, MariaDB 10.4 (UnsupportedServerError before anything changes).
+ * - **The master needs** CREATE USER, SELECT on the `mysql` schema, every privilege of the base
+ *   user WITH GRANT OPTION (on the same level or above), ADMIN OPTION on each of its roles (or
+ *   ROLE_ADMIN), PROXY … WITH GRANT OPTION for each PROXY grant, no partial revoke of its own
+ *   that the base does not share, and on MySQL SYSTEM_USER when the base user has it.
+ */
 class MysqlSession implements DatabaseSession {
   private info: Promise<ServerInfo> | undefined;
 
@@ -328,50 +423,126 @@ class MysqlSession implements DatabaseSession {
   }
 
   /**
-   * For every host the base user is defined at: create the clone there if missing and make its
-   * rights equal to the base's (mysql-rights.ts); then, last, set the target's password on every
-   * host. MySQL cannot roll DDL back, so the order is what makes a retry safe: a clone created by
-   * an attempt that failed half-way has a throw-away password until a retry finishes the work.
-   * Every call sets the password on every host again: one login from this network proves nothing
-   * about the accounts at the other hosts.
+   * Refuses first, then levels, then sets the password; MySQL cannot roll DDL back, so the order
+   * is what makes a retry safe.
+   *
+   * 1. **Refuse, changing nothing**: a server below the floor (MySQL 8.0, MariaDB 10.4:
+   *    UnsupportedServerError); a target (the idle user) locked at a host where the live user is
+   *    not (IdleUserDisabledError: levelling would copy the lock onto the live user, or undo a
+   *    DBA's lock on the idle one); a MariaDB target with no password-based plugin; a master whose
+   *    own partial revokes MySQL would copy onto the clone with a global privilege the base holds
+   *    unrestricted.
+   * 2. **Level** at every host of the base user, whatever the target: create the clone where it
+   *    is missing (with a throw-away password when it is not the target; it gets the real one
+   *    when next the target) and make its rights equal to the base's (mysql-rights.ts). A clone
+   *    account at a host the base no longer has is dropped when the clone is the target; while
+   *    the clone is live it stays until then.
+   * 3. **Set the target's password** on every host, keeping its authentication (MySQL: the
+   *    base's plugin for the clone; MariaDB: every plugin of the target's chain). One login from
+   *    this network proves nothing about the accounts at the other hosts, so every call sets it
+   *    again; a clone created by an attempt that failed half-way has a throw-away password until
+   *    a retry finishes the work.
    */
   public async applyAlternatingUsers(change: AlternatingUsersChange): Promise<void> {
     const info = await this.server();
+    const floor = alternatingUsersFloor(info);
+    if (floor) {
+      throw new UnsupportedServerError(
+        `Alternating users needs ${floor} or later: its rights model reads ${info.flavor === 'mysql' ? "MySQL 8.0's mysql.global_grants, role_edges and default_roles" : "MariaDB 10.4's mysql.global_priv"}, which ${serverName(info)} does not have. Nothing was changed; use single-user rotation, or upgrade the server`,
+      );
+    }
     const limit = maxUsernameLength(info);
     if ([...change.cloneUsername].length > limit) {
       throw new UsernameTooLongError(
         `The alternate username "${change.cloneUsername}" is longer than this server's ${limit}-character limit; shorten "${change.baseUsername}" to ${limit - 6} characters or less`,
       );
     }
-    const hosts = await this.accountHosts(change.baseUsername);
+    const { baseUsername: base, cloneUsername: clone, target } = change;
+    const hosts = await this.accountHosts(base);
     if (hosts.length === 0) {
       throw new DatabaseStatementError(
-        `MySQL user "${change.baseUsername}" does not exist on ${this.settings.host}; alternating users start from an existing base user`,
+        `MySQL user "${base}" does not exist on ${this.settings.host}; alternating users start from an existing base user`,
       );
     }
-    const plugins = new Map<string, string | undefined>();
+    const cloneHosts = await this.accountHosts(clone);
+    const live = target === base ? clone : base;
+    const states = await this.accountStates(info, [base, clone]);
+
+    // 1. Refuse, before changing anything.
     for (const host of hosts) {
-      const base = await this.account(change.baseUsername, host);
-      plugins.set(host, base?.plugin);
-      const cloneName = accountName(change.cloneUsername, host);
-      let clone = await this.account(change.cloneUsername, host);
-      if (!clone && change.target === change.cloneUsername) {
+      const idle = states.get(stateKey(target, host));
+      const other = states.get(stateKey(live, host));
+      if (idle?.locked && other && !other.locked) {
+        const account = accountName(target, host);
+        throw new IdleUserDisabledError(
+          `"${target}"@"${host}" is locked (ACCOUNT LOCK) and "${live}"@"${host}", the user AWSCURRENT holds, is not: this rotation would give the new password to a user that cannot log in, and levelling would copy the lock onto the user applications use. Nothing was changed. If the lock was not meant, run ALTER USER ${account} ACCOUNT UNLOCK and rotate again; if it was, lock "${live}"@"${host}" too, or stop rotating this secret`,
+        );
+      }
+      if (info.flavor === 'mariadb' && idle && !passwordPlugin(idle.chain)) {
+        throw new DatabaseStatementError(
+          `"${target}"@"${host}" authenticates only by ${idle.chain.map((s) => s.plugin).join(' OR ')}, with no password-based plugin (mysql_native_password, ed25519, parsec) for the rotation's password. Nothing was changed: add one (ALTER USER ${accountName(target, host)} IDENTIFIED VIA … OR mysql_native_password USING PASSWORD('…'))`,
+        );
+      }
+    }
+    if (hasPartialRevokes(info)) {
+      const master = await this.masterRestrictions();
+      if (master.length > 0) {
+        for (const host of hosts) {
+          const [want, have] = await this.rightsOf(info, base, clone, host);
+          const inherited = inheritedRestrictions(master, want, have);
+          if (inherited.length > 0) {
+            throw new DatabaseStatementError(
+              `The master user "${this.settings.username}" holds partial revokes (REVOKE … ON a database of what it holds on *.*) that MySQL would copy onto "${clone}"@"${host}" when granting it what "${base}"@"${host}" holds on *.* without them: ${inherited.join('; ')}. The clone could not do what the base can. Nothing was changed: grant the master those privileges on those databases (lifting its partial revokes), or give "${base}"@"${host}" the same partial revokes`,
+            );
+          }
+        }
+      }
+    }
+
+    // 2. Level, at every host of the base user.
+    for (const host of hosts) {
+      if (!cloneHosts.includes(host)) {
+        // While the clone is live, a new account of it may match first for some clients (a host
+        // more specific than its others): it takes the login the clone has now, copied from one
+        // of its accounts, so AWSCURRENT keeps working there. Idle, it gets a throw-away password.
+        const source = target === clone ? undefined : cloneHosts[0];
+        const baseState = states.get(stateKey(base, host));
+        const plugin =
+          info.flavor === 'mariadb' ? passwordPlugin(baseState?.chain ?? []) : baseState?.plugin;
         await this.run(
-          createUserStatement(info, cloneName, throwAwayPassword(), base?.plugin),
+          source === undefined
+            ? createUserStatement(info, accountName(clone, host), throwAwayPassword(), plugin)
+            : await this.copiedLoginStatement(info, clone, source, host, states),
           'CREATE USER',
         );
-        clone = await this.account(change.cloneUsername, host);
       }
-      if (!clone) continue;
-      await this.syncRights(info, change.baseUsername, change.cloneUsername, host);
+      await this.syncRights(info, base, clone, host);
     }
+    if (target === clone) {
+      for (const host of cloneHosts.filter((h) => !hosts.includes(h))) {
+        await this.run(`DROP USER ${accountName(clone, host)}`, 'DROP USER');
+      }
+    }
+
+    // 3. The target's password, at every host.
+    const after = info.flavor === 'mariadb' ? await this.accountStates(info, [target]) : states;
     for (const host of hosts) {
-      const plugin = change.target === change.cloneUsername ? plugins.get(host) : undefined;
+      const account = accountName(target, host);
+      const statement =
+        info.flavor === 'mariadb' && supportsAlterUser(info)
+          ? mariadbPasswordStatement(
+              account,
+              after.get(stateKey(target, host))?.chain ?? [],
+              change.password,
+            )
+          : passwordStatement(
+              info,
+              account,
+              change.password,
+              target === clone ? states.get(stateKey(base, host))?.plugin : undefined,
+            );
       try {
-        await this.run(
-          passwordStatement(info, accountName(change.target, host), change.password, plugin),
-          'ALTER USER',
-        );
+        await this.run(statement, 'ALTER USER');
       } catch (error) {
         // MySQL's password history refuses the password this host's account already has: a
         // fresh random password is only there because an earlier attempt set it.
@@ -384,7 +555,9 @@ class MysqlSession implements DatabaseSession {
   /**
    * Run as the master: how the clone's rights differ from the base user's at each host the base
    * user is defined at, as the server reports them. Empty when they are equal, or when the clone
-   * does not exist yet at any host (nothing has been promoted to it).
+   * does not exist yet at any host (nothing has been promoted to it). A clone account at a host
+   * the base no longer has is a difference only when the clone is the one to be promoted, or
+   * that is not known (preflight): while the clone is live it stays until it is next the target.
    */
   public async compareAlternatingUsers(users: AlternatingUsers): Promise<string[]> {
     const info = await this.server();
@@ -408,6 +581,13 @@ class MysqlSession implements DatabaseSession {
         host,
       );
       differences.push(...rightsDifferences(base, clone, names));
+    }
+    if (users.target === undefined || users.target === users.cloneUsername) {
+      for (const host of [...cloneHosts].filter((h) => !hosts.includes(h))) {
+        differences.push(
+          `"${users.cloneUsername}"@"${host}" exists but "${users.baseUsername}"@"${host}" does not: it keeps its own rights and a password no version of the secret holds (the next setSecret that targets the clone drops it)`,
+        );
+      }
     }
     return differences;
   }
@@ -491,41 +671,91 @@ class MysqlSession implements DatabaseSession {
     return rows.map((r) => text(r.host));
   }
 
-  private async account(user: string, host: string): Promise<AccountRow | undefined> {
-    const rows = await this.run(
-      `SELECT plugin FROM mysql.user WHERE User = ${mysql2.escape(user)} AND Host = ${mysql2.escape(host)}`,
-      'SELECT mysql.user',
-    );
-    const row = rows[0];
-    return row ? { plugin: text(row.plugin) } : undefined;
-  }
-
-  private async showGrants(user: string, host: string): Promise<string[]> {
-    const rows = await this.run(`SHOW GRANTS FOR ${accountName(user, host)}`, 'SHOW GRANTS');
-    return rows.map((row) => text(Object.values(row)[0]));
-  }
-
   private async rightsOf(
     info: ServerInfo,
     base: string,
     clone: string,
     host: string,
   ): Promise<[AccountRights, AccountRights]> {
-    // What the rights model does not cover: MySQL's partial revokes and PROXY grants. Copying
-    // the rest would give the clone more than the base, so stop instead.
-    const unsupported = (await this.showGrants(base, host)).find((line) =>
-      /^(REVOKE\b|GRANT\s+PROXY\b)/i.test(line),
-    );
-    if (unsupported !== undefined) {
-      throw new DatabaseStatementError(
-        `Cannot copy the rights of "${base}"@"${host}": it holds ${/^REVOKE/i.test(unsupported) ? 'partial revokes (REVOKE … lines in SHOW GRANTS)' : 'PROXY privileges'}, which alternating users does not copy`,
-      );
-    }
-    const [want, have] = await readRights(this, info.flavor, [
+    const [want, have] = await readRights(this, info, [
       { user: base, host },
       { user: clone, host },
     ]);
     return [want ?? new Map(), have ?? new Map()];
+  }
+
+  /**
+   * Lock state and authentication of each account of `users`, by user and host: MySQL's
+   * mysql.user columns, MariaDB's mysql.global_priv JSON (its chain of plugins).
+   */
+  private async accountStates(
+    info: ServerInfo,
+    users: string[],
+  ): Promise<Map<string, AccountState>> {
+    const names = users.map((u) => mysql2.escape(u)).join(', ');
+    const rows =
+      info.flavor === 'mysql'
+        ? await this.run(
+            `SELECT User AS u, Host AS h, account_locked AS locked, plugin FROM mysql.user WHERE User IN (${names})`,
+            'SELECT mysql.user',
+          )
+        : await this.run(
+            `SELECT User AS u, Host AS h, JSON_VALUE(Priv, '$.account_locked') AS locked, Priv AS priv FROM mysql.global_priv WHERE User IN (${names})`,
+            'SELECT mysql.global_priv',
+          );
+    const states = new Map<string, AccountState>();
+    for (const row of rows) {
+      const chain = info.flavor === 'mariadb' ? authChain(row.priv) : [];
+      states.set(stateKey(text(row.u), text(row.h)), {
+        locked: ['Y', 'true', '1'].includes(text(row.locked)),
+        plugin: info.flavor === 'mysql' ? text(row.plugin) : passwordPlugin(chain),
+        chain,
+      });
+    }
+    return states;
+  }
+
+  /**
+   * CREATE USER for `user`@`host` with the authentication `user`@`source` has (its plugin and
+   * stored hash, or MariaDB's whole chain), so the same password logs in at both. The hash travels
+   * in the statement only, which errors never show.
+   */
+  private async copiedLoginStatement(
+    info: ServerInfo,
+    user: string,
+    source: string,
+    host: string,
+    states: Map<string, AccountState>,
+  ): Promise<string> {
+    const account = accountName(user, host);
+    if (info.flavor === 'mariadb') {
+      const chain = states.get(stateKey(user, source))?.chain ?? [];
+      const steps = chain.map((step) =>
+        step.authString ? `${step.plugin} USING ${mysql2.escape(step.authString)}` : step.plugin,
+      );
+      return `CREATE USER ${account} IDENTIFIED VIA ${steps.join(' OR ')}`;
+    }
+    const [row] = await this.run(
+      `SELECT plugin, HEX(authentication_string) AS auth FROM mysql.user WHERE User = ${mysql2.escape(user)} AND Host = ${mysql2.escape(source)}`,
+      'SELECT mysql.user',
+    );
+    const plugin = text(row?.plugin);
+    const hex = text(row?.auth);
+    if (!/^\w+$/.test(plugin) || !/^[0-9A-Fa-f]*$/.test(hex)) {
+      throw new DatabaseStatementError(
+        `Could not read the authentication of "${user}"@"${source}" to create "${user}"@"${host}" with it`,
+      );
+    }
+    return `CREATE USER ${account} IDENTIFIED WITH ${plugin} AS ${hex === '' ? "''" : `0x${hex}`}`;
+  }
+
+  /** This session's user's own partial revokes (MySQL 8.0.16+). */
+  private async masterRestrictions(): Promise<Right[]> {
+    const rows = await this.run(
+      "SELECT JSON_EXTRACT(User_attributes, '$.Restrictions') AS r FROM mysql.user WHERE Host = SUBSTRING_INDEX(CURRENT_USER(), '@', -1) AND User = LEFT(CURRENT_USER(), CHAR_LENGTH(CURRENT_USER()) - CHAR_LENGTH(SUBSTRING_INDEX(CURRENT_USER(), '@', -1)) - 1)",
+      'SELECT mysql.user',
+    );
+    return rows.flatMap((row) => parseRestrictions(row.r));
   }
 
   /**
@@ -549,6 +779,13 @@ class MysqlSession implements DatabaseSession {
           await this.run(statement, statement.split(' ', 1)[0]);
         } catch (error) {
           if (!(error instanceof DatabaseStatementError)) throw error;
+          const proxied = /^(?:GRANT|REVOKE) PROXY ON (\S+)/.exec(statement)?.[1];
+          if (proxied) {
+            throw new DatabaseStatementError(
+              `${error.message}. ${names.base} and ${names.clone} differ in PROXY ON ${proxied}, which the master user "${this.settings.username}" cannot change: it needs GRANT PROXY ON ${proxied} TO '${this.settings.username}'@'<host>' WITH GRANT OPTION (run as ${proxied} itself, or by an account that holds it WITH GRANT OPTION), or a DBA levels the clone by hand`,
+              { cause: error.cause },
+            );
+          }
           throw new DatabaseStatementError(
             `${error.message}. The master user "${this.settings.username}" must hold every privilege of ${names.base} WITH GRANT OPTION, and ADMIN OPTION on each of its roles (or ROLE_ADMIN), to give them to ${names.clone}`,
             { cause: error.cause },
@@ -566,8 +803,16 @@ class MysqlSession implements DatabaseSession {
   }
 }
 
-interface AccountRow {
-  plugin: string;
+interface AccountState {
+  locked: boolean;
+  /** MySQL: the plugin; MariaDB: the first password-based plugin of the chain. */
+  plugin: string | undefined;
+  /** MariaDB's chain of plugins (empty on MySQL). */
+  chain: AuthStep[];
+}
+
+function stateKey(user: string, host: string): string {
+  return `${user}\n${host}`;
 }
 
 function text(value: unknown): string {

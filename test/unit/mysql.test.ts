@@ -381,13 +381,13 @@ describe('SHOW GRANTS parsing (preflight)', () => {
     expect([...base.privileges.keys()]).toEqual(['`a TO b`.`c, ON d`']);
   });
 
-  it('reports lines it does not understand', () => {
-    expect(
-      parseGrants([
-        'SET DEFAULT ROLE `r` FOR `app`@`%`',
-        'GRANT nonsense',
-        'REVOKE INSERT ON `mysql`.* FROM `app`@`%`',
-      ]).unparsed,
-    ).toEqual(['GRANT nonsense', 'REVOKE INSERT ON `mysql`.* FROM `app`@`%`']);
+  it('reports lines it does not understand, and keeps partial revokes apart (the rotation copies them)', () => {
+    const parsed = parseGrants([
+      'SET DEFAULT ROLE `r` FOR `app`@`%`',
+      'GRANT nonsense',
+      'REVOKE INSERT ON `mysql`.* FROM `app`@`%`',
+    ]);
+    expect(parsed.unparsed).toEqual(['GRANT nonsense']);
+    expect(parsed.partialRevokes).toEqual(['REVOKE INSERT ON `mysql`.* FROM `app`@`%`']);
   });
 });
