@@ -133,6 +133,12 @@ export interface DatabaseSession {
    */
   applyAlternatingUsers(change: AlternatingUsersChange): Promise<void>;
   /**
+   * Run as the master user: throws what {@link applyAlternatingUsers} would refuse before changing
+   * anything (its "refuse first" step), and changes nothing. The strategy asks it before it binds
+   * the pair to the secret, so a disabled idle user is named as such, not as an unbound pair.
+   */
+  checkAlternatingUsers(change: AlternatingUsersChange): Promise<void>;
+  /**
    * Run as the master user: how the clone's effective rights differ from the base user's, as the
    * server reports them, one sentence per difference and never a password. Empty when they are
    * equal, or when there is no clone yet. testSecret refuses to promote while this is not empty,

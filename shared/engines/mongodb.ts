@@ -158,17 +158,7 @@ class MongoSession implements DatabaseSession {
       );
     }
     const clone = await this.userInfo(database, change.cloneUsername);
-    if (change.target === change.baseUsername && clone) {
-      const blocker = restrictionsBlocker(base, clone, {
-        base: `"${change.baseUsername}"`,
-        clone: `"${change.cloneUsername}"`,
-      });
-      if (blocker) {
-        throw new IdleUserDisabledError(
-          `MongoDB user ${blocker} (database "${database}"). This rotation would give the base user the new password and copy its restrictions onto the live clone, which could shut out its clients, so nothing was changed. Give "${change.cloneUsername}" the same restrictions (updateUser with authenticationRestrictions) if its clients satisfy them, or remove them from "${change.baseUsername}", then rotate again.`,
-        );
-      }
-    }
+    this.refuse(change, base, clone);
     const documentDb = isDocumentDb(this.settings);
     const level = clone ? differences(base, clone) : {};
     if (change.target === change.cloneUsername) {
@@ -204,6 +194,37 @@ class MongoSession implements DatabaseSession {
       { updateUser: change.baseUsername, pwd: change.password },
       'updateUser',
     );
+  }
+
+  /** What applyAlternatingUsers refuses (see {@link refuse}); changes nothing. */
+  public async checkAlternatingUsers(change: AlternatingUsersChange): Promise<void> {
+    const database = change.database ?? 'admin';
+    const base = await this.userInfo(database, change.baseUsername);
+    if (!base) return;
+    this.refuse(change, base, await this.userInfo(database, change.cloneUsername));
+  }
+
+  /**
+   * Authentication restrictions are never copied onto the live clone: when the base (the
+   * target) has restrictions the clone lacks, IdleUserDisabledError.
+   */
+  private refuse(
+    change: AlternatingUsersChange,
+    base: UserInfo,
+    clone: UserInfo | undefined,
+  ): void {
+    const database = change.database ?? 'admin';
+    if (change.target === change.baseUsername && clone) {
+      const blocker = restrictionsBlocker(base, clone, {
+        base: `"${change.baseUsername}"`,
+        clone: `"${change.cloneUsername}"`,
+      });
+      if (blocker) {
+        throw new IdleUserDisabledError(
+          `MongoDB user ${blocker} (database "${database}"). This rotation would give the base user the new password and copy its restrictions onto the live clone, which could shut out its clients, so nothing was changed. Give "${change.cloneUsername}" the same restrictions (updateUser with authenticationRestrictions) if its clients satisfy them, or remove them from "${change.baseUsername}", then rotate again.`,
+        );
+      }
+    }
   }
 
   /**

@@ -31,6 +31,7 @@ import {
   parseRestrictions,
   type Right,
   readRights,
+  requireClause,
   rightsDifferences,
   syncStatements,
 } from './mysql-rights';
@@ -422,28 +423,17 @@ class MysqlSession implements DatabaseSession {
     return 'changed';
   }
 
-  /**
-   * Refuses first, then levels, then sets the password; MySQL cannot roll DDL back, so the order
-   * is what makes a retry safe.
-   *
-   * 1. **Refuse, changing nothing**: a server below the floor (MySQL 8.0, MariaDB 10.4:
-   *    UnsupportedServerError); a target (the idle user) locked at a host where the live user is
-   *    not (IdleUserDisabledError: levelling would copy the lock onto the live user, or undo a
-   *    DBA's lock on the idle one); a MariaDB target with no password-based plugin; a master whose
-   *    own partial revokes MySQL would copy onto the clone with a global privilege the base holds
-   *    unrestricted.
-   * 2. **Level** at every host of the base user, whatever the target: create the clone where it
-   *    is missing (with a throw-away password when it is not the target; it gets the real one
-   *    when next the target) and make its rights equal to the base's (mysql-rights.ts). A clone
-   *    account at a host the base no longer has is dropped when the clone is the target; while
-   *    the clone is live it stays until then.
-   * 3. **Set the target's password** on every host, keeping its authentication (MySQL: the
-   *    base's plugin for the clone; MariaDB: every plugin of the target's chain). One login from
-   *    this network proves nothing about the accounts at the other hosts, so every call sets it
-   *    again; a clone created by an attempt that failed half-way has a throw-away password until
-   *    a retry finishes the work.
-   */
-  public async applyAlternatingUsers(change: AlternatingUsersChange): Promise<void> {
+  /** What applyAlternatingUsers refuses, checked alone (step 1 of it); changes nothing. */
+  public async checkAlternatingUsers(change: AlternatingUsersChange): Promise<void> {
+    await this.refusals(change);
+  }
+
+  private async refusals(change: AlternatingUsersChange): Promise<{
+    info: ServerInfo;
+    hosts: string[];
+    cloneHosts: string[];
+    states: Map<string, AccountState>;
+  }> {
     const info = await this.server();
     const floor = alternatingUsersFloor(info);
     if (floor) {
@@ -468,7 +458,6 @@ class MysqlSession implements DatabaseSession {
     const live = target === base ? clone : base;
     const states = await this.accountStates(info, [base, clone]);
 
-    // 1. Refuse, before changing anything.
     for (const host of hosts) {
       const idle = states.get(stateKey(target, host));
       const other = states.get(stateKey(live, host));
@@ -477,6 +466,21 @@ class MysqlSession implements DatabaseSession {
         throw new IdleUserDisabledError(
           `"${target}"@"${host}" is locked (ACCOUNT LOCK) and "${live}"@"${host}", the user AWSCURRENT holds, is not: this rotation would give the new password to a user that cannot log in, and levelling would copy the lock onto the user applications use. Nothing was changed. If the lock was not meant, run ALTER USER ${account} ACCOUNT UNLOCK and rotate again; if it was, lock "${live}"@"${host}" too, or stop rotating this secret`,
         );
+      }
+      if (target === base && idle && other) {
+        // Copied onto the live clone, a stricter REQUIRE shuts out its clients without one, and a
+        // lifetime its password has outlived expires it at once.
+        const account = `"${target}"@"${host}"`;
+        if (idle.requires !== 'NONE' && idle.requires !== other.requires) {
+          throw new IdleUserDisabledError(
+            `${account} requires ${idle.requires} and "${live}"@"${host}", the user AWSCURRENT holds, requires ${other.requires}: levelling would copy the requirement onto the user applications use, and shut out its clients that do not meet it. Nothing was changed. Give "${live}"@"${host}" the same requirement (ALTER USER … REQUIRE ${idle.requires}) once its clients meet it, or remove it from ${account}, then rotate again`,
+          );
+        }
+        if (idle.lifetimeDays > 0 && other.passwordAgeDays >= idle.lifetimeDays) {
+          throw new IdleUserDisabledError(
+            `${account} has PASSWORD EXPIRE INTERVAL ${idle.lifetimeDays} DAY, and the password of "${live}"@"${host}", the user AWSCURRENT holds, is ${other.passwordAgeDays} days old: levelling would copy the lifetime onto it and expire its password at once. Nothing was changed. Rotate with a longer lifetime on ${account}, or give it PASSWORD EXPIRE DEFAULT until the rotation has run`,
+          );
+        }
       }
       if (info.flavor === 'mariadb' && idle && !passwordPlugin(idle.chain)) {
         throw new DatabaseStatementError(
@@ -498,6 +502,34 @@ class MysqlSession implements DatabaseSession {
         }
       }
     }
+    return { info, hosts, cloneHosts, states };
+  }
+
+  /**
+   * Refuses first, then levels, then sets the password; MySQL cannot roll DDL back, so the order
+   * is what makes a retry safe.
+   *
+   * 1. **Refuse, changing nothing**: a server below the floor (MySQL 8.0, MariaDB 10.4:
+   *    UnsupportedServerError); a target (the idle user) locked at a host where the live user is
+   *    not (IdleUserDisabledError: levelling would copy the lock onto the live user, or undo a
+   *    DBA's lock on the idle one); a MariaDB target with no password-based plugin; a master whose
+   *    own partial revokes MySQL would copy onto the clone with a global privilege the base holds
+   *    unrestricted.
+   * 2. **Level** at every host of the base user, whatever the target: create the clone where it
+   *    is missing (with a throw-away password when it is not the target; it gets the real one
+   *    when next the target) and make its rights equal to the base's (mysql-rights.ts). A clone
+   *    account at a host the base no longer has is dropped when the clone is the target; while
+   *    the clone is live it stays until then.
+   * 3. **Set the target's password** on every host, keeping its authentication (MySQL: the
+   *    base's plugin for the clone; MariaDB: every plugin of the target's chain). One login from
+   *    this network proves nothing about the accounts at the other hosts, so every call sets it
+   *    again; a clone created by an attempt that failed half-way has a throw-away password until
+   *    a retry finishes the work.
+   */
+  public async applyAlternatingUsers(change: AlternatingUsersChange): Promise<void> {
+    // 1. Refuse, before changing anything.
+    const { info, hosts, cloneHosts, states } = await this.refusals(change);
+    const { baseUsername: base, cloneUsername: clone, target } = change;
 
     // 2. Level, at every host of the base user.
     for (const host of hosts) {
@@ -696,11 +728,11 @@ class MysqlSession implements DatabaseSession {
     const rows =
       info.flavor === 'mysql'
         ? await this.run(
-            `SELECT User AS u, Host AS h, account_locked AS locked, plugin FROM mysql.user WHERE User IN (${names})`,
+            `SELECT User AS u, Host AS h, account_locked AS locked, plugin, ssl_type, ssl_cipher, x509_issuer, x509_subject, password_lifetime AS lifetime, DATEDIFF(NOW(), password_last_changed) AS age FROM mysql.user WHERE User IN (${names})`,
             'SELECT mysql.user',
           )
         : await this.run(
-            `SELECT User AS u, Host AS h, JSON_VALUE(Priv, '$.account_locked') AS locked, Priv AS priv FROM mysql.global_priv WHERE User IN (${names})`,
+            `SELECT g.User AS u, g.Host AS h, JSON_VALUE(g.Priv, '$.account_locked') AS locked, g.Priv AS priv, u.ssl_type, u.ssl_cipher, u.x509_issuer, u.x509_subject, JSON_VALUE(g.Priv, '$.password_lifetime') AS lifetime, DATEDIFF(NOW(), FROM_UNIXTIME(JSON_VALUE(g.Priv, '$.password_last_changed'))) AS age FROM mysql.global_priv g JOIN mysql.user u ON u.User = g.User AND u.Host = g.Host WHERE g.User IN (${names})`,
             'SELECT mysql.global_priv',
           );
     const states = new Map<string, AccountState>();
@@ -708,6 +740,9 @@ class MysqlSession implements DatabaseSession {
       const chain = info.flavor === 'mariadb' ? authChain(row.priv) : [];
       states.set(stateKey(text(row.u), text(row.h)), {
         locked: ['Y', 'true', '1'].includes(text(row.locked)),
+        requires: requireClause(row),
+        lifetimeDays: Math.max(Number(text(row.lifetime) || 0), 0),
+        passwordAgeDays: Number(text(row.age) || 0),
         plugin: info.flavor === 'mysql' ? text(row.plugin) : passwordPlugin(chain),
         chain,
       });
@@ -805,6 +840,12 @@ class MysqlSession implements DatabaseSession {
 
 interface AccountState {
   locked: boolean;
+  /** The REQUIRE clause (`NONE`, `SSL`, `X509`, `ISSUER …`). */
+  requires: string;
+  /** The account's own password lifetime in days; 0 for none or the server's default. */
+  lifetimeDays: number;
+  /** Days since its password was last set. */
+  passwordAgeDays: number;
   /** MySQL: the plugin; MariaDB: the first password-based plugin of the chain. */
   plugin: string | undefined;
   /** MariaDB's chain of plugins (empty on MySQL). */

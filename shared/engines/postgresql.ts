@@ -179,6 +179,9 @@ class PostgresSession implements DatabaseSession {
     }
   }
 
+  /** What applyAlternatingUsers refuses; changes nothing. */
+  public async checkAlternatingUsers(_change: AlternatingUsersChange): Promise<void> {}
+
   /**
    * Run as the master: what differs between the two users at login, where SET ROLE does not
    * reach: the clone's membership of the base and its switch to it, each setting of the base

@@ -99,6 +99,9 @@ export const alternatingUsers: RotationStrategy = {
     await locateMaster(context, current);
     const change = { ...users, target: pending.username, password: pending.password };
     await withSession(await masterSession(context, current), async (master) => {
+      // What the adapter refuses (a disabled idle user, …) is named as such, before any login as
+      // the idle base.
+      await master.checkAlternatingUsers(change);
       if (change.target === users.baseUsername) {
         await bindIdleBase(context, { current, pending, users, master });
       }

@@ -99,6 +99,7 @@ export class FakeDatabase {
         this.drift = []; // levelled
         this.memberOf.set(change.cloneUsername, change.baseUsername);
       },
+      checkAlternatingUsers: async () => guard(),
       compareAlternatingUsers: async () => {
         guard();
         return this.drift;

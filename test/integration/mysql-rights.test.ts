@@ -222,6 +222,56 @@ describe.each(servers.map((server) => [server.name, server] as const))(
         expect((await service.labels(arn)).AWSCURRENT).not.toBe(token);
       });
 
+      it('a TLS requirement put on the idle base is not copied onto the live clone: IdleUserDisabledError, nothing changed', async () => {
+        const { base, clone, arn } = await setUp();
+        await service.rotate(alternatingUsers, arn);
+        const current = await service.value(arn, 'AWSCURRENT');
+        expect(current.username).toBe(clone);
+        // Clients of the clone without a certificate would be shut out.
+        await run(`ALTER USER ${lit(base.username)}@'%' REQUIRE X509`);
+        const before = await accountOptions(clone);
+        const token = await service.startRotation(arn);
+        await service.invoke(alternatingUsers, 'createSecret', arn, token);
+        await expect(
+          service.invoke(alternatingUsers, 'setSecret', arn, token),
+        ).rejects.toMatchObject({
+          name: 'IdleUserDisabledError',
+          message: expect.stringMatching(new RegExp(`"${base.username}"@"%" requires X509`)),
+        });
+        expect(await accountOptions(clone)).toBe(before);
+        expect(await mysqlCanLogIn(server, login(current))).toBe(true);
+      });
+
+      it('a password lifetime on the idle base that the live clone’s password has outlived is not copied onto it', async () => {
+        const { base, clone, arn } = await setUp();
+        await service.rotate(alternatingUsers, arn);
+        const current = await service.value(arn, 'AWSCURRENT');
+        expect(current.username).toBe(clone);
+        // The clone's password is 10 days old; the base's lifetime becomes 5 days.
+        if (family === 'mysql') {
+          await run(
+            `UPDATE mysql.user SET password_last_changed = NOW() - INTERVAL 10 DAY WHERE User = ${lit(clone)}`,
+            'FLUSH PRIVILEGES',
+          );
+        } else {
+          await run(
+            `UPDATE mysql.global_priv SET Priv = JSON_SET(Priv, '$.password_last_changed', UNIX_TIMESTAMP(NOW() - INTERVAL 10 DAY)) WHERE User = ${lit(clone)}`,
+            'FLUSH PRIVILEGES',
+          );
+        }
+        await run(`ALTER USER ${lit(base.username)}@'%' PASSWORD EXPIRE INTERVAL 5 DAY`);
+        const token = await service.startRotation(arn);
+        await service.invoke(alternatingUsers, 'createSecret', arn, token);
+        await expect(
+          service.invoke(alternatingUsers, 'setSecret', arn, token),
+        ).rejects.toMatchObject({
+          name: 'IdleUserDisabledError',
+          message: expect.stringContaining('PASSWORD EXPIRE INTERVAL 5 DAY'),
+        });
+        expect(await mysqlCanLogIn(server, login(current))).toBe(true);
+        expect(await accountOptions(clone)).not.toMatch(/INTERVAL 5 DAY/);
+      });
+
       it('a locked idle clone: setSecret refuses, leaves the lock in place, and the live base still logs in', async () => {
         const { base, clone, arn } = await setUp();
         await service.rotate(alternatingUsers, arn, { twice: false });
@@ -260,8 +310,11 @@ describe.each(servers.map((server) => [server.name, server] as const))(
         await run(`GRANT SELECT ON ${table} TO ${lit(base.username)}@'%'`);
         await service.rotate(alternatingUsers, arn);
         expect((await service.value(arn, 'AWSCURRENT')).username).toBe(clone);
+        // The DBA gives the new account the base's password (AWSPREVIOUS holds it): from here it
+        // matches first, so it is what binds the base to the secret (see the next test).
+        const previous = login(await service.value(arn, 'AWSPREVIOUS'));
         await run(
-          `CREATE USER ${lit(base.username)}@'127.0.0.1' IDENTIFIED BY 'Other-host-password-1'`,
+          `CREATE USER ${lit(base.username)}@'127.0.0.1' IDENTIFIED BY ${lit(previous.password)}`,
           `GRANT SELECT ON ${table} TO ${lit(base.username)}@'127.0.0.1'`,
         );
         const token = await startAndSet(arn);
@@ -281,6 +334,28 @@ describe.each(servers.map((server) => [server.name, server] as const))(
         expect(
           await mysqlFailure(server, login(await service.value(arn, 'AWSPREVIOUS')), 'SELECT 1'),
         ).toBeUndefined();
+      });
+
+      it('the base gains a host that matches this network with a password no version holds: refused as an unbound pair, AWSCURRENT still logs in', async () => {
+        const { base, clone, arn, table } = await setUp();
+        await run(`GRANT SELECT ON ${table} TO ${lit(base.username)}@'%'`);
+        await service.rotate(alternatingUsers, arn);
+        await run(
+          `CREATE USER ${lit(base.username)}@'127.0.0.1' IDENTIFIED BY 'Other-host-password-1'`,
+          `GRANT SELECT ON ${table} TO ${lit(base.username)}@'127.0.0.1'`,
+        );
+        const current = login(await service.value(arn, 'AWSCURRENT'));
+        expect(current.username).toBe(clone);
+        const token = await service.startRotation(arn);
+        await service.invoke(alternatingUsers, 'createSecret', arn, token);
+        await expect(
+          service.invoke(alternatingUsers, 'setSecret', arn, token),
+        ).rejects.toMatchObject({
+          name: 'UnboundPairError',
+          message: expect.stringContaining(`"${clone}"@"127.0.0.1" does not exist`),
+        });
+        expect(await hostsOf(clone)).toEqual(['%']);
+        expect(await mysqlFailure(server, current, `SELECT v FROM ${table}`)).toBeUndefined();
       });
 
       it('the base loses a host: the clone account there is dropped when the clone is the target', async () => {
