@@ -419,12 +419,13 @@ describe.each(env.postgres.map((s) => [s.name, s] as const))(
     });
 
     it('applyAlternatingUsers called again once the password is set levels again (a retried setSecret)', async () => {
-      const { master, base, clone, schema } = await setUp({ superuserMaster: false });
+      // A superuser master: on 16 and later only a master with CREATEDB may give it.
+      const { base, clone, schema } = await setUp();
       const session = await postgresql.connect({
         host: server.host,
         port: server.port,
-        username: master.username,
-        password: master.password,
+        username: admin.username,
+        password: admin.password,
         database: 'postgres',
         tls: server.caFile ? 'verify-full' : 'disable',
         connectTimeoutMs: 5000,
