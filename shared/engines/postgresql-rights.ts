@@ -3,8 +3,11 @@
  * and its clone, read from the catalogs. The clone is a member of the base (with SET) and becomes
  * it at login (`ALTER ROLE clone SET role`), so both act as the base; what SET ROLE does not carry
  * over is compared here and levelled by the adapter:
- * - the role attributes SUPERUSER, CREATEDB, CREATEROLE, REPLICATION, BYPASSRLS and INHERIT
- *   (and LOGIN, which both always have), checked at login or usable after `SET ROLE NONE`;
+ * - the role attributes SUPERUSER, CREATEDB, CREATEROLE, REPLICATION and BYPASSRLS, checked at
+ *   login or usable after `SET ROLE NONE` (and LOGIN, which both always have); and INHERIT, which
+ *   the clone always has, with its membership of the base INHERIT TRUE: after `SET ROLE NONE` it
+ *   then has exactly the base's own privileges (a NOINHERIT base's memberships are not inherited
+ *   past it), where a NOINHERIT clone would have none;
  * - what applies at login to the user who logs in: the role's own settings (`ALTER ROLE … SET`,
  *   per role and per role and database), among them `role`, which the clone takes from the base
  *   when the base has one it may use; `CONNECTION LIMIT` and `VALID UNTIL`;
@@ -28,7 +31,6 @@ export const ATTRIBUTES = [
   ['rolcreaterole', 'CREATEROLE'],
   ['rolreplication', 'REPLICATION'],
   ['rolbypassrls', 'BYPASSRLS'],
-  ['rolinherit', 'INHERIT'],
 ] as const;
 
 export type Attribute = (typeof ATTRIBUTES)[number][1];
@@ -39,6 +41,8 @@ export interface Grant {
   admin: boolean;
   /** May SET ROLE to it (always true before 16). */
   set: boolean;
+  /** Has its privileges without SET ROLE (before 16: always true here, rolinherit decides). */
+  inherit: boolean;
 }
 
 /** A role's facts as the rights model sees them. */
@@ -51,6 +55,7 @@ export interface LoginFacts {
   expired: boolean;
   /** The attributes it has. */
   attributes: Set<Attribute>;
+  inherit: boolean;
   /** `<database>\u0000<name>` (database empty: every database) → the stored value. */
   settings: Map<string, string>;
   /** The roles this role is a member of → each grant of it. */
@@ -66,7 +71,7 @@ export async function readLoginFacts(
   const attributes = await run(
     `SELECT rolname, rolcanlogin, rolconnlimit, coalesce(rolvaliduntil::text, $2) AS valid_until,
             coalesce(rolvaliduntil <= now(), false) AS expired,
-            ${ATTRIBUTES.map(([column]) => column).join(', ')}
+            rolinherit, ${ATTRIBUTES.map(([column]) => column).join(', ')}
        FROM pg_catalog.pg_roles WHERE rolname = ANY($1::text[])`,
     [roles, 'infinity'],
   );
@@ -77,6 +82,7 @@ export async function readLoginFacts(
       validUntil: String(row.valid_until),
       expired: row.expired === true,
       attributes: new Set(ATTRIBUTES.filter(([column]) => row[column] === true).map(([, k]) => k)),
+      inherit: row.rolinherit === true,
       settings: new Map(),
       memberOf: new Map(),
     });
@@ -97,7 +103,8 @@ export async function readLoginFacts(
   // set_option exists from PostgreSQL 16; before, every member may SET ROLE.
   const members = await run(
     `SELECT u.rolname AS member, b.rolname AS role, coalesce(g.rolname, '') AS grantor, m.admin_option,
-            coalesce((to_jsonb(m) ->> 'set_option')::boolean, true) AS can_set
+            coalesce((to_jsonb(m) ->> 'set_option')::boolean, true) AS can_set,
+            coalesce((to_jsonb(m) ->> 'inherit_option')::boolean, true) AS inherits
        FROM pg_catalog.pg_auth_members m
        JOIN pg_catalog.pg_roles b ON b.oid = m.roleid
        JOIN pg_catalog.pg_roles u ON u.oid = m.member
@@ -114,6 +121,7 @@ export async function readLoginFacts(
       grantor: String(row.grantor),
       admin: row.admin_option === true,
       set: row.can_set === true,
+      inherit: row.inherits === true,
     });
     memberOf.set(role, grants);
   }

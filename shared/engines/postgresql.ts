@@ -304,6 +304,11 @@ class PostgresSession implements DatabaseSession {
           `${names.clone} may not SET ROLE to ${names.base} (its membership has SET FALSE)`,
         );
       }
+      if (!grants.some((g) => g.inherit)) {
+        differences.push(
+          `${names.clone} does not inherit the privileges of ${names.base} after SET ROLE NONE (its membership has INHERIT FALSE)`,
+        );
+      }
       for (const grant of grants.filter((g) => g.admin)) {
         differences.push(
           `${names.clone} holds ADMIN OPTION on ${names.base}, so it could grant it to others (${revokeAdmin(base, clone, grant, since16)})`,
@@ -325,6 +330,11 @@ class PostgresSession implements DatabaseSession {
             : `${names.clone} has ${keyword} (${names.base} does not)`,
         );
       }
+    }
+    if (!c.inherit) {
+      differences.push(
+        `${names.clone} lacks INHERIT, so after SET ROLE NONE it has none of the privileges of ${names.base} (the clone always inherits from the base alone)`,
+      );
     }
     if (b.canLogin !== c.canLogin) {
       differences.push(
@@ -414,12 +424,15 @@ class PostgresSession implements DatabaseSession {
     const role = escapeIdentifier(clone);
     const inDatabase = (database: string) =>
       database === '' ? '' : ` IN DATABASE ${escapeIdentifier(database)}`;
+    // Before 16, every membership may SET ROLE and rolinherit alone decides inheritance.
     const grants = c.memberOf.get(base);
-    if (!grants) {
-      await this.run(`GRANT ${escapeIdentifier(base)} TO ${role}`, change);
-    } else if (!grants.some((g) => g.set)) {
-      await this.run(`GRANT ${escapeIdentifier(base)} TO ${role} WITH SET TRUE`, change);
+    if (!(grants?.some((g) => g.set) && grants.some((g) => g.inherit))) {
+      await this.run(
+        `GRANT ${escapeIdentifier(base)} TO ${role}${since16 ? ' WITH INHERIT TRUE, SET TRUE' : ''}`,
+        change,
+      );
     }
+    if (!c.inherit) await this.run(`ALTER ROLE ${role} INHERIT`, change);
     for (const grant of (grants ?? []).filter((g) => g.admin)) {
       await this.tryRun(revokeAdmin(base, clone, grant, since16));
     }
