@@ -39,7 +39,26 @@ import {
 } from './postgresql-rights';
 import { isTlsError, tlsOptions } from './tls';
 
-/** PostgreSQL and Aurora PostgreSQL through `pg`. */
+/**
+ * PostgreSQL and Aurora PostgreSQL through `pg`.
+ *
+ * Alternating users' rights model (postgresql-rights.ts, README "The rights contract —
+ * PostgreSQL"): the clone is a member of the base (INHERIT TRUE, SET TRUE, no ADMIN OPTION) and
+ * becomes at login the role the base becomes (the base itself, or the role its own `role` setting
+ * names, per role and database). Compared and levelled from the base to the clone: the attributes
+ * SUPERUSER, CREATEDB, CREATEROLE, REPLICATION, BYPASSRLS (INHERIT: the clone always has it; LOGIN:
+ * both); every setting of the base (per role, and per role and database); CONNECTION LIMIT and
+ * VALID UNTIL; memberships of the clone's own (revoked); what the clone owns or was granted directly
+ * (REASSIGN OWNED to the base, then DROP OWNED, in the connected database and for shared objects;
+ * in other databases only reported). Refused before anything changes: a clone anyone but the master
+ * (or a superuser) is a member of (UnboundPairError), and an idle user that is NOLOGIN, CONNECTION
+ * LIMIT 0 or expired where the live one is not (IdleUserDisabledError).
+ *
+ * Excluded: privileges the base has (the clone uses them as the base, whatever they are), pg_hba.conf
+ * (per user rules are not in any catalog), `ALTER DATABASE … SET` and `ALTER ROLE ALL … SET` (they
+ * apply to both alike, except a `role` set there, which the clone's own setting overrides), members
+ * of the base, the base's password and authentication method, and who may log in from where.
+ */
 export const postgresql: DatabaseEngine = {
   name: 'postgresql',
   secretEngines: ['postgres', 'aurora-postgresql'],
