@@ -189,6 +189,15 @@ describe.each(env.postgres.map((s) => [s.name, s] as const))(
       return rows;
     }
 
+    async function hasRoleSetting(role: string): Promise<boolean> {
+      const [rows] = (await runAs(
+        server,
+        admin,
+        `SELECT 1 FROM pg_db_role_setting rs CROSS JOIN LATERAL unnest(rs.setconfig) AS s(setting) WHERE rs.setrole = ${lit(role)}::regrole AND s.setting LIKE 'role=%'`,
+      )) as unknown[][];
+      return (rows?.length ?? 0) > 0;
+    }
+
     /** Whether `role` cannot log in where `other` can: what makes a rotation refuse it. */
     async function disabledWhereOtherIsNot(role: string, other: string): Promise<boolean> {
       const [rows] = (await runAs(
@@ -332,7 +341,31 @@ describe.each(env.postgres.map((s) => [s.name, s] as const))(
                 }
                 expect(disabled).toBe(false);
                 for (const change of round.between) await run(change, idle);
-                await service.invoke(alternatingUsers, 'testSecret', arn, token);
+                const drift = await service.invoke(alternatingUsers, 'testSecret', arn, token).then(
+                  () => undefined,
+                  (error: Error) => error,
+                );
+                if (drift) {
+                  // Allowed only when a membership changed after setSecret while the base has a
+                  // `role` setting: where the base lands at login moved, and the clone follows
+                  // only at the next setSecret. Then the rotation is abandoned.
+                  expect({
+                    name: drift.name,
+                    roleMoved:
+                      round.between.some(
+                        (change) =>
+                          / TO \{base\}| FROM \{base\}/.test(change) && /\{role[12]\}/.test(change),
+                      ) && (await hasRoleSetting(base.username)),
+                  }).toEqual({ name: 'PrivilegeDriftError', roleMoved: true });
+                  await service.removeStage(arn, 'AWSPENDING', token);
+                  const current = await service.value(arn, 'AWSCURRENT');
+                  await probe({
+                    username: String(current.username),
+                    password: String(current.password),
+                  });
+                  rotated = true;
+                  continue;
+                }
                 await service.invoke(alternatingUsers, 'finishSecret', arn, token);
                 rotated = true;
                 const values = await Promise.all([
