@@ -181,7 +181,7 @@ class PostgresSession implements DatabaseSession {
           `PostgreSQL role "${baseUsername}" does not exist on ${this.settings.host}; alternating users start from an existing base user`,
         );
       }
-      await this.requireBound(cloneUsername);
+      await this.requireBound(baseUsername, cloneUsername);
       await this.requireIdleEnabled(change);
       const cloneExists = await this.roleExists(cloneUsername);
       if (!cloneExists) {
@@ -216,7 +216,7 @@ class PostgresSession implements DatabaseSession {
   public async compareAlternatingUsers(users: AlternatingUsers): Promise<string[]> {
     await this.run('BEGIN');
     try {
-      await this.requireBound(users.cloneUsername);
+      await this.requireBound(users.baseUsername, users.cloneUsername);
       return await this.differences(users.baseUsername, users.cloneUsername);
     } finally {
       await this.run('ROLLBACK').catch(() => undefined);
@@ -237,7 +237,13 @@ class PostgresSession implements DatabaseSession {
    * creates): it could reset the clone's password, or act as it, and through it as the base once
    * the clone is a member of it.
    */
-  private async requireBound(cloneUsername: string): Promise<void> {
+  private async requireBound(baseUsername: string, cloneUsername: string): Promise<void> {
+    const master = this.settings.username;
+    if (master === baseUsername || master === cloneUsername) {
+      throw new UnboundPairError(
+        `The master user "${master}" is itself one of the pair "${baseUsername}" / "${cloneUsername}": the master never rotates its own user. Nothing was changed; give the secret a master of its own.`,
+      );
+    }
     const holders = await readHolders(this.query, cloneUsername);
     if (holders.length === 0) return;
     const since16 = (await this.serverVersion()) >= 160_000;
