@@ -54,10 +54,12 @@ import { isTlsError, tlsOptions } from './tls';
  * (or a superuser) is a member of (UnboundPairError), and an idle user that is NOLOGIN, CONNECTION
  * LIMIT 0 or expired where the live one is not (IdleUserDisabledError).
  *
- * Excluded: privileges the base has (the clone uses them as the base, whatever they are), pg_hba.conf
- * (per user rules are not in any catalog), `ALTER DATABASE … SET` and `ALTER ROLE ALL … SET` (they
- * apply to both alike, except a `role` set there, which the clone's own setting overrides), members
- * of the base, the base's password and authentication method, and who may log in from where.
+ * Excluded: privileges the base has (the clone uses them as the base, whatever they are); pg_hba.conf
+ * (no catalog shows per-user rules); `ALTER DATABASE … SET` and `ALTER ROLE ALL … SET`, which apply
+ * to both alike (but a `role` set there is not modelled: the base would become that role, the clone,
+ * whose own `role` setting takes precedence, would not); members of the base; the clone's holdings
+ * in other databases than the connected one, which are only reported; a narrower CONNECTION LIMIT
+ * (not 0) or a future VALID UNTIL of the idle base, which is copied onto the live clone.
  */
 export const postgresql: DatabaseEngine = {
   name: 'postgresql',
