@@ -1,5 +1,5 @@
 import type { Client } from 'pg';
-import { DatabaseStatementError } from '../errors';
+import { DatabaseStatementError, UnboundPairError } from '../errors';
 import {
   type AlternatingUsers,
   type ConnectionSettings,
@@ -209,7 +209,8 @@ async function cloneRights(
       database: request.database,
     });
   } catch (error) {
-    if (!(error instanceof DatabaseStatementError)) throw error;
+    if (!(error instanceof DatabaseStatementError || error instanceof UnboundPairError))
+      throw error;
     return {
       check: 'clone rights',
       status: 'fail',
@@ -219,6 +220,6 @@ async function cloneRights(
   return cloneRightsFinding(
     names,
     drift,
-    `acts as ${names.base} at login, with its memberships, settings, CONNECTION LIMIT and VALID UNTIL`,
+    `acts as ${names.base} at login, with its attributes, memberships, settings, CONNECTION LIMIT and VALID UNTIL, and holds nothing of its own`,
   );
 }

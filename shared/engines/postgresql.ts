@@ -5,8 +5,10 @@ import {
   CredentialsRejectedError,
   DatabaseStatementError,
   DatabaseUnreachableError,
+  IdleUserDisabledError,
   isErrorLike,
   type RotationError,
+  UnboundPairError,
   UnsupportedServerError,
 } from '../errors';
 import {
@@ -22,15 +24,43 @@ import {
 } from './engine';
 import { inspectPostgres } from './postgresql-inspect';
 import {
+  ATTRIBUTES,
+  type Attribute,
+  expectedRoleSettings,
+  type Grant,
   type LoginFacts,
+  type PgRun,
   parseSettingKey,
+  readHolders,
+  readHoldings,
   readLoginFacts,
   settingAssignment,
   settingKey,
 } from './postgresql-rights';
 import { isTlsError, tlsOptions } from './tls';
 
-/** PostgreSQL and Aurora PostgreSQL through `pg`. */
+/**
+ * PostgreSQL and Aurora PostgreSQL through `pg`.
+ *
+ * Alternating users' rights model (postgresql-rights.ts, README "The rights contract —
+ * PostgreSQL"): the clone is a member of the base (INHERIT TRUE, SET TRUE, no ADMIN OPTION) and
+ * becomes at login the role the base becomes (the base itself, or the role its own `role` setting
+ * names, per role and database). Compared and levelled from the base to the clone: the attributes
+ * SUPERUSER, CREATEDB, CREATEROLE, REPLICATION, BYPASSRLS (INHERIT: the clone always has it; LOGIN:
+ * both); every setting of the base (per role, and per role and database); CONNECTION LIMIT and
+ * VALID UNTIL; memberships of the clone's own (revoked); what the clone owns or was granted directly
+ * (REASSIGN OWNED to the base, then DROP OWNED, in the connected database and for shared objects;
+ * in other databases only reported). Refused before anything changes: a clone anyone but the master
+ * (or a superuser) is a member of (UnboundPairError), and an idle user that is NOLOGIN, CONNECTION
+ * LIMIT 0 or expired where the live one is not (IdleUserDisabledError).
+ *
+ * Excluded: privileges the base has (the clone uses them as the base, whatever they are); pg_hba.conf
+ * (no catalog shows per-user rules); `ALTER DATABASE … SET` and `ALTER ROLE ALL … SET`, which apply
+ * to both alike (but a `role` set there is not modelled: the base would become that role, the clone,
+ * whose own `role` setting takes precedence, would not); members of the base; the clone's holdings
+ * in other databases than the connected one, which are only reported; a narrower CONNECTION LIMIT
+ * (not 0) or a future VALID UNTIL of the idle base, which is copied onto the live clone.
+ */
 export const postgresql: DatabaseEngine = {
   name: 'postgresql',
   secretEngines: ['postgres', 'aurora-postgresql'],
@@ -73,9 +103,6 @@ async function connectPostgres(settings: ConnectionSettings): Promise<DatabaseSe
   }
   return new PostgresSession(client, settings);
 }
-
-/** The clone's own setting that makes it the base at login. */
-const ROLE_SETTING = settingKey('', 'role');
 
 /** Invalid password, and no such role (reported as a failed password unless auth is `trust`). */
 const REJECTED_CODES = new Set(['28P01']);
@@ -132,44 +159,45 @@ class PostgresSession implements DatabaseSession {
   }
 
   /**
-   * The model: the base user owns everything. The clone is a member of the base role and every
-   * session it opens runs `SET ROLE` to the base (a per-role default), so both users act as the
-   * base: same privileges, whatever is granted to the base later, and objects either creates are
-   * owned by the base and usable by both. Membership and the default are re-applied on every
-   * rotation, so a clone whose grants were tampered with or created by AWS's template is repaired.
+   * The model (see postgresql-rights.ts): the base user owns everything. The clone is a member of
+   * the base role and every session it opens runs `SET ROLE` to the base, or to the role the
+   * base's own `role` setting makes it (a per-role default), so both act alike: same privileges,
+   * whatever is granted to the base later, and objects either creates have the same owner. What
+   * SET ROLE does not carry over (attributes, login settings, what the clone holds of its own) is
+   * levelled on every call, so a retried setSecret levels again whatever changed in between.
+   *
+   * Refuses first, changing nothing: a missing base user, a clone someone else holds
+   * (UnboundPairError), an idle user disabled where the live one is not (IdleUserDisabledError).
+   * Then all of it runs in one transaction, ending with a comparison: whatever the master could not
+   * level rolls it all back, with the statements that would.
    */
   public async applyAlternatingUsers(change: AlternatingUsersChange): Promise<void> {
-    const base = escapeIdentifier(change.baseUsername);
-    const clone = escapeIdentifier(change.cloneUsername);
+    const { baseUsername, cloneUsername } = change;
+    const clone = escapeIdentifier(cloneUsername);
     const verifier = escapeLiteral(scramSha256Verifier(change.password));
     await this.requireScram();
     await this.run('BEGIN');
     try {
-      if (!(await this.roleExists(change.baseUsername))) {
+      if (!(await this.roleExists(baseUsername))) {
         throw new DatabaseStatementError(
-          `PostgreSQL role "${change.baseUsername}" does not exist on ${this.settings.host}; alternating users start from an existing base user`,
+          `PostgreSQL role "${baseUsername}" does not exist on ${this.settings.host}; alternating users start from an existing base user`,
         );
       }
-      const cloneExists = await this.roleExists(change.cloneUsername);
+      await this.requireBound(baseUsername, cloneUsername);
+      await this.requireIdleEnabled(change);
+      const cloneExists = await this.roleExists(cloneUsername);
       if (!cloneExists) {
         await this.run(`CREATE ROLE ${clone} WITH LOGIN INHERIT PASSWORD ${verifier}`, change);
       }
-      if (cloneExists || change.target !== change.cloneUsername) {
+      if (cloneExists || change.target !== cloneUsername) {
         const target = escapeIdentifier(change.target);
         await this.run(`ALTER ROLE ${target} WITH LOGIN PASSWORD ${verifier}`, change);
       }
-      if (!(await this.isMember(change.cloneUsername, change.baseUsername))) {
-        await this.run(`GRANT ${base} TO ${clone}`, change);
-      }
-      await this.run(
-        `ALTER ROLE ${clone} SET role TO ${escapeLiteral(change.baseUsername)}`,
-        change,
-      );
-      await this.syncLoginFacts(change);
-      const differences = await this.loginDifferences(change.baseUsername, change.cloneUsername);
+      await this.levelClone(change);
+      const differences = await this.differences(baseUsername, cloneUsername);
       if (differences.length > 0) {
         throw new DatabaseStatementError(
-          `Could not make "${change.cloneUsername}" log in as "${change.baseUsername}" does: ${differences.join('; ')}`,
+          `Could not make "${cloneUsername}" able to do exactly what "${baseUsername}" can, so nothing was changed: ${differences.join('; ')}`,
         );
       }
       await this.run('COMMIT');
@@ -183,16 +211,18 @@ class PostgresSession implements DatabaseSession {
   public async checkAlternatingUsers(_change: AlternatingUsersChange): Promise<void> {}
 
   /**
-   * Run as the master: what differs between the two users at login, where SET ROLE does not
-   * reach: the clone's membership of the base and its switch to it, each setting of the base
-   * (per role, and per role and database), CONNECTION LIMIT and VALID UNTIL, and memberships of
-   * the clone's own. Read in a transaction that is rolled back (values are compared as the server
-   * reads them, through set_config, so `64MB` equals `65536`).
+   * Run as the master: what differs between the two users (postgresql-rights.ts): the clone's
+   * membership of the base and its switch to it, role attributes, each setting of the base (per
+   * role, and per role and database), CONNECTION LIMIT, VALID UNTIL and LOGIN, memberships of the
+   * clone's own, and what it owns or was granted directly, in every database. Throws
+   * UnboundPairError when someone else holds the clone. Read in a transaction that is rolled back
+   * (values are compared as the server reads them, through set_config, so `64MB` equals `65536`).
    */
   public async compareAlternatingUsers(users: AlternatingUsers): Promise<string[]> {
     await this.run('BEGIN');
     try {
-      return await this.loginDifferences(users.baseUsername, users.cloneUsername);
+      await this.requireBound(users.baseUsername, users.cloneUsername);
+      return await this.differences(users.baseUsername, users.cloneUsername);
     } finally {
       await this.run('ROLLBACK').catch(() => undefined);
     }
@@ -202,36 +232,172 @@ class PostgresSession implements DatabaseSession {
     return readLoginFacts((sql, values) => this.run(sql, undefined, values), roles);
   }
 
-  private async loginDifferences(base: string, clone: string): Promise<string[]> {
+  private get query(): PgRun {
+    return (sql, values) => this.run(sql, undefined, values);
+  }
+
+  /**
+   * UnboundPairError when a role other than the master (or a superuser) is a member of the clone,
+   * above all with ADMIN OPTION (what PostgreSQL 16 and later give a CREATEROLE role on a role it
+   * creates): it could reset the clone's password, or act as it, and through it as the base once
+   * the clone is a member of it.
+   */
+  private async requireBound(baseUsername: string, cloneUsername: string): Promise<void> {
+    const master = this.settings.username;
+    if (master === baseUsername || master === cloneUsername) {
+      throw new UnboundPairError(
+        `The master user "${master}" is itself one of the pair "${baseUsername}" / "${cloneUsername}": the master never rotates its own user. Nothing was changed; give the secret a master of its own.`,
+      );
+    }
+    const holders = await readHolders(this.query, cloneUsername);
+    if (holders.length === 0) return;
+    const since16 = (await this.serverVersion()) >= 160_000;
+    const clone = escapeIdentifier(cloneUsername);
+    const who = holders.map(
+      (h) =>
+        `"${h.member}" ${h.admin ? 'holds ADMIN OPTION on' : 'is a member of'} "${cloneUsername}"${h.grantor ? ` (granted by "${h.grantor}")` : ''}`,
+    );
+    const revokes = holders.map(
+      (h) =>
+        `REVOKE ${clone} FROM ${escapeIdentifier(h.member)}${since16 && h.grantor ? ` GRANTED BY ${escapeIdentifier(h.grantor)}` : ''}`,
+    );
+    throw new UnboundPairError(
+      `PostgreSQL role "${cloneUsername}" is not bound to its base user's secret: ${who.join('; ')}. Such a role could change its password or act as it, and through it as the base user once the clone is a member of it, so the master will not give it a password or rights. Nothing was changed. If that role should not hold the clone, as a superuser: ${revokes.join('; ')}; then rotate again.`,
+    );
+  }
+
+  /**
+   * IdleUserDisabledError when the target exists and cannot log in where the live user can
+   * (NOLOGIN, CONNECTION LIMIT 0, VALID UNTIL past): levelling would copy that onto the live
+   * clone, or promote a user that cannot log in.
+   */
+  private async requireIdleEnabled(change: AlternatingUsersChange): Promise<void> {
+    const live = change.target === change.baseUsername ? change.cloneUsername : change.baseUsername;
+    const facts = await this.facts([change.target, live]);
+    const idle = facts.get(change.target);
+    const other = facts.get(live);
+    if (!idle || !other) return;
+    const role = escapeIdentifier(change.target);
+    const states: [string, string][] = [];
+    if (!idle.canLogin && other.canLogin) states.push(['NOLOGIN', `ALTER ROLE ${role} LOGIN`]);
+    if (idle.connectionLimit === 0 && other.connectionLimit !== 0) {
+      states.push([
+        'CONNECTION LIMIT 0',
+        `ALTER ROLE ${role} CONNECTION LIMIT ${Math.trunc(other.connectionLimit)}`,
+      ]);
+    }
+    if (idle.expired && !other.expired) {
+      states.push([
+        `VALID UNTIL ${idle.validUntil}, in the past`,
+        `ALTER ROLE ${role} VALID UNTIL ${escapeLiteral(other.validUntil)}`,
+      ]);
+    }
+    if (states.length === 0) return;
+    const consequence =
+      change.target === change.baseUsername
+        ? `levelling would copy that onto "${live}", which AWSCURRENT names, and no version of the secret would log in`
+        : `it would be promoted while it cannot log in`;
+    throw new IdleUserDisabledError(
+      `PostgreSQL role "${change.target}", the idle user this rotation would give the new password, has ${states.map(([s]) => s).join(' and ')}, which "${live}" (the live user) has not: ${consequence}. Nothing was changed. If "${change.target}" should log in again, as the master: ${states.map(([, fix]) => fix).join('; ')}; then rotate again.`,
+    );
+  }
+
+  /** The `role` setting the clone must have in each database, from the base's (postgresql-rights.ts). */
+  private async roleSettings(base: string, b: LoginFacts): Promise<Map<string, string>> {
+    const named = [...b.settings]
+      .filter(([key]) => parseSettingKey(key).name === 'role')
+      .map(([, value]) => value);
+    const privilege = (await this.serverVersion()) >= 160_000 ? 'SET' : 'MEMBER';
+    const { rows } = await this.run(
+      `SELECT r.rolname FROM pg_catalog.pg_roles r
+        WHERE r.rolname = ANY($2::text[]) AND pg_catalog.pg_has_role($1::name, r.oid, $3)`,
+      undefined,
+      [base, named, privilege],
+    );
+    return expectedRoleSettings(base, b.settings, new Set(rows.map((row) => String(row.rolname))));
+  }
+
+  private async differences(base: string, clone: string): Promise<string[]> {
     const facts = await this.facts([base, clone]);
     const b = facts.get(base);
     const c = facts.get(clone);
     if (!b || !c) return [];
+    const since16 = (await this.serverVersion()) >= 160_000;
     const names = { base: `"${base}"`, clone: `"${clone}"` };
     const differences: string[] = [];
-    if (!c.memberOf.has(base)) {
+    const grants = c.memberOf.get(base);
+    if (!grants) {
       differences.push(`${names.clone} is not a member of ${names.base}, so it cannot act as it`);
-    } else if (c.memberOf.get(base) === false) {
-      differences.push(
-        `${names.clone} may not SET ROLE to ${names.base} (its membership has SET FALSE)`,
-      );
+    } else {
+      if (!grants.some((g) => g.set)) {
+        differences.push(
+          `${names.clone} may not SET ROLE to ${names.base} (its membership has SET FALSE)`,
+        );
+      }
+      if (!grants.some((g) => g.inherit)) {
+        differences.push(
+          `${names.clone} does not inherit the privileges of ${names.base} after SET ROLE NONE (its membership has INHERIT FALSE)`,
+        );
+      }
+      for (const grant of grants.filter((g) => g.admin)) {
+        differences.push(
+          `${names.clone} holds ADMIN OPTION on ${names.base}, so it could grant it to others (${revokeAdmin(base, clone, grant, since16)})`,
+        );
+      }
     }
     for (const role of c.memberOf.keys()) {
       if (role !== base && !b.memberOf.has(role)) {
         differences.push(`${names.clone} is a member of "${role}" (${names.base} is not)`);
       }
     }
-    if (c.settings.get(ROLE_SETTING) !== base) {
+    for (const [keyword, has] of ATTRIBUTES.map(
+      ([, k]) => [k, [b.attributes.has(k), c.attributes.has(k)]] as const,
+    )) {
+      if (has[0] !== has[1]) {
+        differences.push(
+          has[0]
+            ? `${names.clone} lacks ${keyword} (${names.base} has it)`
+            : `${names.clone} has ${keyword} (${names.base} does not)`,
+        );
+      }
+    }
+    if (!c.inherit) {
       differences.push(
-        `${names.clone} does not become ${names.base} at login (ALTER ROLE … SET role)`,
+        `${names.clone} lacks INHERIT, so after SET ROLE NONE it has none of the privileges of ${names.base} (the clone always inherits from the base alone)`,
       );
     }
+    if (b.canLogin !== c.canLogin) {
+      differences.push(
+        `${c.canLogin ? names.clone : names.base} can log in (LOGIN) and ${c.canLogin ? names.base : names.clone} cannot`,
+      );
+    }
+    const roles = await this.roleSettings(base, b);
+    for (const database of new Set([
+      ...roles.keys(),
+      ...[...c.settings.keys()]
+        .map(parseSettingKey)
+        .filter((k) => k.name === 'role')
+        .map((k) => k.database),
+    ])) {
+      const want = roles.get(database);
+      const have = c.settings.get(settingKey(database, 'role'));
+      const where = database === '' ? '' : ` in database "${database}"`;
+      if (want === undefined) {
+        differences.push(
+          `${names.clone} has setting role=${have}${where} (${names.base} does not)`,
+        );
+      } else if (have !== want) {
+        differences.push(
+          `${names.clone} does not become "${want}" at login${where} as ${names.base} does (ALTER ROLE … SET role)`,
+        );
+      }
+    }
     const keys = new Set([...b.settings.keys(), ...c.settings.keys()]);
-    keys.delete(ROLE_SETTING);
     for (const key of keys) {
+      const { database, name } = parseSettingKey(key);
+      if (name === 'role') continue;
       const want = b.settings.get(key);
       const have = c.settings.get(key);
-      const { database, name } = parseSettingKey(key);
       const where = database === '' ? '' : ` in database "${database}"`;
       if (want === undefined) {
         differences.push(
@@ -257,36 +423,80 @@ class PostgresSession implements DatabaseSession {
         `${names.clone} is VALID UNTIL ${c.validUntil} where ${names.base} is VALID UNTIL ${b.validUntil}`,
       );
     }
+    const fix = `REASSIGN OWNED BY ${escapeIdentifier(clone)} TO ${escapeIdentifier(base)}; DROP OWNED BY ${escapeIdentifier(clone)}`;
+    for (const h of await readHoldings(this.query, clone)) {
+      const where =
+        h.database === ''
+          ? 'shared objects (databases, tablespaces, parameters)'
+          : `objects in database "${h.database}"`;
+      const run = h.database === '' ? 'in any database' : `in database "${h.database}"`;
+      differences.push(
+        h.kind === 'owns'
+          ? `${names.clone} owns ${h.count} ${where}, which after SET ROLE NONE it may use and alter as their owner (${names.base} owns them not); as a superuser or a member of both, ${run}: ${fix}`
+          : `${names.clone} holds privileges granted directly to it (or is named in row security policies) on ${h.count} ${where}, which ${names.base} may not have; as a superuser or a member of ${names.clone}, ${run}: DROP OWNED BY ${escapeIdentifier(clone)} (once it owns nothing there, this only revokes)`,
+      );
+    }
     return differences;
   }
 
-  /** Makes the clone's login-time facts the base's (in the caller's transaction). */
-  private async syncLoginFacts(change: AlternatingUsersChange): Promise<void> {
+  /**
+   * Makes the clone's facts the base's (in the caller's transaction). What the master may not do
+   * (REVOKE of a grant someone else made, REASSIGN OWNED without the privileges of both roles) is
+   * tried in a savepoint and left for the comparison that follows to report.
+   */
+  private async levelClone(change: AlternatingUsersChange): Promise<void> {
     const { baseUsername: base, cloneUsername: clone } = change;
     const facts = await this.facts([base, clone]);
     const b = facts.get(base);
     const c = facts.get(clone);
     if (!b || !c) return;
+    const since16 = (await this.serverVersion()) >= 160_000;
     const role = escapeIdentifier(clone);
     const inDatabase = (database: string) =>
       database === '' ? '' : ` IN DATABASE ${escapeIdentifier(database)}`;
-    if (c.memberOf.get(base) === false) {
-      await this.run(`GRANT ${escapeIdentifier(base)} TO ${role} WITH SET TRUE`, change);
+    // Before 16, every membership may SET ROLE and rolinherit alone decides inheritance.
+    const grants = c.memberOf.get(base);
+    if (!(grants?.some((g) => g.set) && grants.some((g) => g.inherit))) {
+      await this.run(
+        `GRANT ${escapeIdentifier(base)} TO ${role}${since16 ? ' WITH INHERIT TRUE, SET TRUE' : ''}`,
+        change,
+      );
+    }
+    if (!c.inherit) await this.run(`ALTER ROLE ${role} INHERIT`, change);
+    for (const grant of (grants ?? []).filter((g) => g.admin)) {
+      await this.tryRun(revokeAdmin(base, clone, grant, since16));
+    }
+    for (const [keyword, column] of ATTRIBUTES.map(([col, k]) => [k, col] as const)) {
+      const want = b.attributes.has(keyword);
+      if (want === c.attributes.has(keyword)) continue;
+      await this.run(
+        `ALTER ROLE ${role} ${want ? '' : 'NO'}${keyword}`,
+        change,
+        undefined,
+        attributeHint(change, this.settings.username, keyword, want, column),
+      );
+    }
+    const roles = await this.roleSettings(base, b);
+    for (const [database, value] of roles) {
+      if (c.settings.get(settingKey(database, 'role')) === value) continue;
+      await this.run(
+        `ALTER ROLE ${role}${inDatabase(database)} SET role TO ${escapeLiteral(value)}`,
+        change,
+      );
     }
     for (const [key, value] of b.settings) {
-      if (key === ROLE_SETTING) continue;
-      const have = c.settings.get(key);
-      if (have !== undefined && (await this.sameSetting(parseSettingKey(key).name, value, have)))
-        continue;
       const { database, name } = parseSettingKey(key);
+      if (name === 'role') continue;
+      const have = c.settings.get(key);
+      if (have !== undefined && (await this.sameSetting(name, value, have))) continue;
       await this.run(
         `ALTER ROLE ${role}${inDatabase(database)} SET ${settingAssignment(name, value)}`,
         change,
       );
     }
     for (const key of c.settings.keys()) {
-      if (key === ROLE_SETTING || b.settings.has(key)) continue;
       const { database, name } = parseSettingKey(key);
+      if (name === 'role' ? roles.has(database) : b.settings.has(key)) continue;
       const quoted = name.split('.').map(escapeIdentifier).join('.');
       await this.run(`ALTER ROLE ${role}${inDatabase(database)} RESET ${quoted}`, change);
     }
@@ -300,13 +510,66 @@ class PostgresSession implements DatabaseSession {
     if (b.validUntil !== c.validUntil) {
       await this.run(`ALTER ROLE ${role} VALID UNTIL ${escapeLiteral(b.validUntil)}`, change);
     }
-    for (const other of c.memberOf.keys()) {
-      if (other !== base && !b.memberOf.has(other)) {
-        await this.run(`REVOKE ${escapeIdentifier(other)} FROM ${role}`, change);
+    for (const [other, otherGrants] of c.memberOf) {
+      if (other === base || b.memberOf.has(other)) continue;
+      for (const grant of otherGrants) {
+        await this.tryRun(
+          `REVOKE ${escapeIdentifier(other)} FROM ${role}${grantedBy(grant, since16)}`,
+        );
       }
+    }
+    await this.levelHoldings(base, clone);
+  }
+
+  /**
+   * In the connected database (and for shared objects): what the clone owns goes to the base
+   * (REASSIGN OWNED), then DROP OWNED revokes what was granted to it directly. Both need the
+   * privileges of the roles (a superuser, or a member that inherits them); a master without them
+   * leaves the holdings for the comparison to report. DROP OWNED runs only once the clone owns
+   * nothing here, so it never drops an object.
+   */
+  private async levelHoldings(base: string, clone: string): Promise<void> {
+    const { rows } = await this.run('SELECT current_database() AS db');
+    const here = String(rows[0]?.db);
+    const local = async () =>
+      (await readHoldings(this.query, clone)).filter(
+        (h) => h.database === here || h.database === '',
+      );
+    const before = await local();
+    if (before.length === 0) return;
+    if (before.some((h) => h.kind === 'owns')) {
+      await this.tryRun(
+        `REASSIGN OWNED BY ${escapeIdentifier(clone)} TO ${escapeIdentifier(base)}`,
+      );
+    }
+    if (!(await local()).some((h) => h.kind === 'owns')) {
+      await this.tryRun(`DROP OWNED BY ${escapeIdentifier(clone)}`);
     }
   }
 
+  /** Runs a statement in a savepoint; false (and nothing changed) when the server refuses it. */
+  private async tryRun(sql: string): Promise<boolean> {
+    await this.run('SAVEPOINT rotation_level');
+    try {
+      await this.client.query(sql);
+      await this.run('RELEASE SAVEPOINT rotation_level');
+      return true;
+    } catch (error) {
+      if (!(error instanceof DatabaseError)) throw this.lost(sql, error);
+      await this.run('ROLLBACK TO SAVEPOINT rotation_level');
+      return false;
+    }
+  }
+
+  private versionNum: number | undefined;
+
+  private async serverVersion(): Promise<number> {
+    if (this.versionNum === undefined) {
+      const { rows } = await this.run("SELECT current_setting('server_version_num')::int AS num");
+      this.versionNum = Number(rows[0]?.num);
+    }
+    return this.versionNum;
+  }
   /**
    * Whether two stored values of a setting mean the same, as the server reads them: each goes
    * through set_config in a savepoint that is rolled back. A value the master may not set
@@ -365,18 +628,6 @@ class PostgresSession implements DatabaseSession {
     return result.rowCount === 1;
   }
 
-  private async isMember(member: string, role: string): Promise<boolean> {
-    const result = await this.run(
-      `SELECT 1 FROM pg_auth_members m
-         JOIN pg_roles r ON r.oid = m.roleid
-         JOIN pg_roles u ON u.oid = m.member
-        WHERE r.rolname = $1 AND u.rolname = $2`,
-      undefined,
-      [role, member],
-    );
-    return (result.rowCount ?? 0) > 0;
-  }
-
   /**
    * Runs a statement, with `values` for its `$n` parameters. The statement text is never put in
    * an error: it may hold a password verifier. A privilege error gets the hint PostgreSQL 16's
@@ -387,6 +638,7 @@ class PostgresSession implements DatabaseSession {
     sql: string,
     change?: AlternatingUsersChange,
     values?: unknown[],
+    refusedHint?: string,
   ): Promise<QueryResult> {
     try {
       return await this.client.query(sql, values);
@@ -394,23 +646,60 @@ class PostgresSession implements DatabaseSession {
       const verb = sql.split(' ', 2).join(' ');
       if (error instanceof DatabaseError) {
         const parameter = /permission denied to set parameter "([^"]+)"/.exec(error.message)?.[1];
+        const master = this.settings.username;
         const hint =
-          error.code === '42501' && change && parameter
-            ? ` The base user "${change.baseUsername}" has a setting of "${parameter}" that only a superuser (or a holder of SET on it) may give to a role, and the clone needs it too: as a superuser, GRANT SET ON PARAMETER ${escapeIdentifier(parameter)} TO "${this.settings.username}" (PostgreSQL 15 and later), or set it on "${change.cloneUsername}" by hand.`
-            : error.code === '42501' && change
-              ? ` The master user "${this.settings.username}" needs CREATEROLE, and on PostgreSQL 16 and later ADMIN OPTION on "${change.baseUsername}" (as a superuser: GRANT "${change.baseUsername}" TO "${this.settings.username}" WITH ADMIN OPTION).`
-              : '';
+          error.code !== '42501' || !change
+            ? ''
+            : refusedHint
+              ? ` ${refusedHint}`
+              : parameter
+                ? ` The base user "${change.baseUsername}" has a setting of "${parameter}" that only a superuser (or a holder of SET on it) may give to a role, and the clone needs it too: as a superuser, GRANT SET ON PARAMETER ${escapeIdentifier(parameter)} TO "${master}" (PostgreSQL 15 and later), or set it on "${change.cloneUsername}" by hand.`
+                : /superuser/.test(error.message)
+                  ? ` Only a superuser may alter a SUPERUSER role (and, before PostgreSQL 16, a REPLICATION role or the REPLICATION and BYPASSRLS attributes): the master user "${master}" must be a superuser for "${change.baseUsername}" and "${change.cloneUsername}".`
+                  : ` The master user "${master}" needs CREATEROLE, and on PostgreSQL 16 and later ADMIN OPTION on "${change.baseUsername}" (as a superuser: GRANT "${change.baseUsername}" TO "${master}" WITH ADMIN OPTION).`;
         throw new DatabaseStatementError(
-          `PostgreSQL refused ${verb} as user "${this.settings.username}": ${error.message} (SQLSTATE ${error.code}).${hint}`,
+          `PostgreSQL refused ${verb} as user "${master}": ${error.message} (SQLSTATE ${error.code}).${hint}`,
           { cause: error },
         );
       }
-      throw new DatabaseUnreachableError(
-        `Lost the PostgreSQL connection to ${this.settings.host}:${this.settings.port} during ${verb}`,
-        { cause: error },
-      );
+      throw this.lost(sql, error);
     }
   }
+
+  private lost(sql: string, error: unknown): DatabaseUnreachableError {
+    return new DatabaseUnreachableError(
+      `Lost the PostgreSQL connection to ${this.settings.host}:${this.settings.port} during ${sql.split(' ', 2).join(' ')}`,
+      { cause: error },
+    );
+  }
+}
+
+/** ` GRANTED BY grantor` where PostgreSQL 16 and later keep one grant per grantor. */
+function grantedBy(grant: Grant, since16: boolean): string {
+  return since16 && grant.grantor ? ` GRANTED BY ${escapeIdentifier(grant.grantor)}` : '';
+}
+
+function revokeAdmin(base: string, clone: string, grant: Grant, since16: boolean): string {
+  return `REVOKE ADMIN OPTION FOR ${escapeIdentifier(base)} FROM ${escapeIdentifier(clone)}${grantedBy(grant, since16)}`;
+}
+
+/** What the master needs to give or take an attribute, for the error when it may not. */
+function attributeHint(
+  change: AlternatingUsersChange,
+  master: string,
+  keyword: Attribute,
+  give: boolean,
+  column: string,
+): string {
+  const needs =
+    keyword === 'SUPERUSER'
+      ? 'only a superuser may'
+      : keyword === 'REPLICATION' || keyword === 'BYPASSRLS'
+        ? `on PostgreSQL 15 only a superuser may; on 16 and later a role with CREATEROLE, ADMIN OPTION on "${change.cloneUsername}" and ${keyword} itself`
+        : keyword === 'CREATEDB'
+          ? `it needs CREATEROLE, and on PostgreSQL 16 and later ADMIN OPTION on "${change.cloneUsername}" and CREATEDB itself`
+          : `it needs CREATEROLE, and on PostgreSQL 16 and later ADMIN OPTION on "${change.cloneUsername}"`;
+  return `"${change.baseUsername}" ${give ? 'has' : 'does not have'} ${keyword} (pg_roles.${column}) and "${change.cloneUsername}" must match it, but the master user "${master}" may not ${give ? 'give' : 'take away'} ${keyword}: ${needs}. Make the master a superuser, or as a superuser: ALTER ROLE ${escapeIdentifier(change.cloneUsername)} ${give ? '' : 'NO'}${keyword}; nothing was changed.`;
 }
 
 /** PostgreSQL 10: the first to recognise a SCRAM-SHA-256 verifier given as a password. */

@@ -335,6 +335,26 @@ exports.startRotation = real.startRotation;
         expect(await settings()).toEqual(before);
       });
 
+      it('fails, read-only, on a clone someone other than the master holds ADMIN OPTION on, naming the REVOKE', async () => {
+        const { base, master, arn } = await alternating();
+        const clone = `${base.username}_clone`;
+        const other = uniqueName('cli_other');
+        await runAs(
+          server,
+          admin,
+          `CREATE ROLE ${id(other)}`,
+          `CREATE ROLE ${id(clone)} LOGIN`,
+          `GRANT ${id(clone)} TO ${id(other)} WITH ADMIN OPTION`,
+          `GRANT ${id(clone)} TO ${id(master.username)} WITH ADMIN OPTION`,
+        );
+        const { status, report } = await preflightJson(arn, ca);
+        expect(status).toBe(1);
+        expect(statusOf(report, 'master', 'clone rights')).toMatchObject({
+          status: 'fail',
+          detail: expect.stringMatching(new RegExp(`"${other}" holds ADMIN OPTION.*REVOKE`)),
+        });
+      });
+
       it('on PostgreSQL 16+, fails when the master lacks ADMIN OPTION on the base user (and 15 does not need it)', async () => {
         const { base, major, arn } = await alternating({ adminOption: false });
         const { status, report } = await preflightJson(arn, ca);

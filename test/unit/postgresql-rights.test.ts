@@ -1,4 +1,5 @@
 import {
+  expectedRoleSettings,
   parseSettingKey,
   settingAssignment,
   settingKey,
@@ -41,5 +42,50 @@ describe('PostgreSQL role settings, stored and given back', () => {
     );
     expect(settingAssignment('statement_timeout', '5s')).toBe(`"statement_timeout" TO '5s'`);
     expect(settingAssignment('myapp.tenant', "o'brien")).toBe(`"myapp"."tenant" TO 'o''brien'`);
+  });
+});
+
+describe('the role setting the clone takes from the base', () => {
+  const settings = (entries: [string, string, string][]) =>
+    new Map(entries.map(([db, name, value]) => [settingKey(db, name), value]));
+
+  it('is the base itself when the base has none', () => {
+    expect(expectedRoleSettings('app', settings([['', 'work_mem', '64MB']]), new Set())).toEqual(
+      new Map([['', 'app']]),
+    );
+  });
+
+  it('is the role the base becomes, per role and per database, when the base may SET ROLE to it', () => {
+    const base = settings([
+      ['', 'role', 'owner'],
+      ['db1', 'role', 'other'],
+      ['db2', 'role', 'none'],
+    ]);
+    expect(expectedRoleSettings('app', base, new Set(['owner', 'other']))).toEqual(
+      new Map([
+        ['', 'owner'],
+        ['db1', 'other'],
+        ['db2', 'app'],
+      ]),
+    );
+  });
+
+  it('falls back as the server does when the base may not become the role named', () => {
+    const base = settings([
+      ['', 'role', 'owner'],
+      ['db1', 'role', 'other'],
+    ]);
+    expect(expectedRoleSettings('app', base, new Set(['owner']))).toEqual(
+      new Map([
+        ['', 'owner'],
+        ['db1', 'owner'],
+      ]),
+    );
+    expect(expectedRoleSettings('app', base, new Set())).toEqual(
+      new Map([
+        ['', 'app'],
+        ['db1', 'app'],
+      ]),
+    );
   });
 });
