@@ -142,9 +142,20 @@ export interface DatabaseSession {
    * Run as the master user: how the clone's effective rights differ from the base user's, as the
    * server reports them, one sentence per difference and never a password. Empty when they are
    * equal, or when there is no clone yet. testSecret refuses to promote while this is not empty,
-   * and preflight reports it. What "rights" covers is the engine's model (README, "The rights
-   * contract"): privileges, roles, attributes, login settings and account options, each in both
-   * directions, so the clone can do exactly what the base can, no less and no more.
+   * and preflight reports it. What "rights" covers is the engine's model, each part in both
+   * directions, so the clone can do exactly what the base can, no less and no more (README, "The
+   * rights contract on …"):
+   * - PostgreSQL: membership of the base (INHERIT, SET, no ADMIN OPTION) and the role the base
+   *   becomes at login; SUPERUSER, CREATEDB, CREATEROLE, REPLICATION, BYPASSRLS; settings per role
+   *   and database, CONNECTION LIMIT, VALID UNTIL; no other memberships, owned objects or direct
+   *   grants of the clone; no other role holding the clone. Excludes pg_hba.conf and database-wide
+   *   settings.
+   * - MySQL and MariaDB, at every host of the base: privileges at every level with GRANT OPTION,
+   *   dynamic privileges, roles with ADMIN OPTION, default roles, PROXY, partial revokes, account
+   *   options (REQUIRE, limits, lifetime, lock, password policies); the same hosts. Excludes the
+   *   authentication method, comments and attributes, and objects the base is DEFINER of.
+   * - MongoDB and DocumentDB: roles on every database, authentication restrictions, custom data.
+   *   Excludes what a role grants (roles compare by name).
    */
   compareAlternatingUsers(users: AlternatingUsers): Promise<string[]>;
   /**

@@ -207,8 +207,20 @@ class PostgresSession implements DatabaseSession {
     }
   }
 
-  /** What applyAlternatingUsers refuses; changes nothing. */
-  public async checkAlternatingUsers(_change: AlternatingUsersChange): Promise<void> {}
+  /**
+   * What applyAlternatingUsers refuses before it changes anything (an unbound clone, a disabled
+   * idle user), read in a transaction that is rolled back; changes nothing.
+   */
+  public async checkAlternatingUsers(change: AlternatingUsersChange): Promise<void> {
+    await this.run('BEGIN');
+    try {
+      if (!(await this.roleExists(change.baseUsername))) return;
+      await this.requireBound(change.baseUsername, change.cloneUsername);
+      await this.requireIdleEnabled(change);
+    } finally {
+      await this.run('ROLLBACK').catch(() => undefined);
+    }
+  }
 
   /**
    * Run as the master: what differs between the two users (postgresql-rights.ts): the clone's
@@ -243,12 +255,7 @@ class PostgresSession implements DatabaseSession {
    * the clone is a member of it.
    */
   private async requireBound(baseUsername: string, cloneUsername: string): Promise<void> {
-    const master = this.settings.username;
-    if (master === baseUsername || master === cloneUsername) {
-      throw new UnboundPairError(
-        `The master user "${master}" is itself one of the pair "${baseUsername}" / "${cloneUsername}": the master never rotates its own user. Nothing was changed; give the secret a master of its own.`,
-      );
-    }
+    // A master that is one of the pair is refused before this (locateMaster, in the strategy).
     const holders = await readHolders(this.query, cloneUsername);
     if (holders.length === 0) return;
     const since16 = (await this.serverVersion()) >= 160_000;
