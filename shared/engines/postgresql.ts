@@ -183,7 +183,7 @@ class PostgresSession implements DatabaseSession {
           `PostgreSQL role "${baseUsername}" does not exist on ${this.settings.host}; alternating users start from an existing base user`,
         );
       }
-      await this.requireBound(baseUsername, cloneUsername);
+      await this.requireBound(cloneUsername);
       await this.requireIdleEnabled(change);
       const cloneExists = await this.roleExists(cloneUsername);
       if (!cloneExists) {
@@ -215,7 +215,7 @@ class PostgresSession implements DatabaseSession {
     await this.run('BEGIN');
     try {
       if (!(await this.roleExists(change.baseUsername))) return;
-      await this.requireBound(change.baseUsername, change.cloneUsername);
+      await this.requireBound(change.cloneUsername);
       await this.requireIdleEnabled(change);
     } finally {
       await this.run('ROLLBACK').catch(() => undefined);
@@ -233,7 +233,7 @@ class PostgresSession implements DatabaseSession {
   public async compareAlternatingUsers(users: AlternatingUsers): Promise<string[]> {
     await this.run('BEGIN');
     try {
-      await this.requireBound(users.baseUsername, users.cloneUsername);
+      await this.requireBound(users.cloneUsername);
       return await this.differences(users.baseUsername, users.cloneUsername);
     } finally {
       await this.run('ROLLBACK').catch(() => undefined);
@@ -254,7 +254,7 @@ class PostgresSession implements DatabaseSession {
    * creates): it could reset the clone's password, or act as it, and through it as the base once
    * the clone is a member of it.
    */
-  private async requireBound(baseUsername: string, cloneUsername: string): Promise<void> {
+  private async requireBound(cloneUsername: string): Promise<void> {
     // A master that is one of the pair is refused before this (locateMaster, in the strategy).
     const holders = await readHolders(this.query, cloneUsername);
     if (holders.length === 0) return;
