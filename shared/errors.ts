@@ -89,6 +89,13 @@ export class UnboundPairError extends RotationError {}
  */
 export class AccountLockedError extends RotationError {}
 
+/**
+ * The database accepted the password but it has expired, so the session cannot be used until the
+ * password is changed (MySQL's and MariaDB's ER_MUST_CHANGE_PASSWORD_LOGIN). The password is
+ * proven right; no failed login was counted.
+ */
+export class PasswordExpiredError extends RotationError {}
+
 /** The database answered that these credentials are wrong. */
 export class CredentialsRejectedError extends RotationError {}
 

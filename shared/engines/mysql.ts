@@ -8,6 +8,7 @@ import {
   DatabaseUnreachableError,
   IdleUserDisabledError,
   isErrorLike,
+  PasswordExpiredError,
   type RotationError,
   UnsupportedServerError,
   UsernameTooLongError,
@@ -224,6 +225,8 @@ const REJECTED_ERRNOS = new Set([1045]);
  * (4150) and its ACCOUNT LOCK (4151).
  */
 const LOCKED_ERRNOS = new Set([3118, 3955, 4150, 4151]);
+/** ER_MUST_CHANGE_PASSWORD_LOGIN: the password is right, but it has expired. */
+const ER_MUST_CHANGE_PASSWORD_LOGIN = 1862;
 /** ER_INCORRECT_CURRENT_PASSWORD: REPLACE named a password that is not the account's. */
 const ER_INCORRECT_CURRENT_PASSWORD = 3891;
 /** ER_SPECIFIC_ACCESS_DENIED_ERROR, e.g. RETAIN CURRENT PASSWORD without the privilege. */
@@ -323,6 +326,12 @@ function classifyConnectError(error: unknown, settings: ConnectionSettings): Rot
   }
   if (typeof errno === 'number' && LOCKED_ERRNOS.has(errno)) {
     return accountLocked(errno, message, settings, error);
+  }
+  if (errno === ER_MUST_CHANGE_PASSWORD_LOGIN) {
+    return new PasswordExpiredError(
+      `MySQL accepted the password of ${who}, but it has expired (ALTER USER … PASSWORD EXPIRE, or its lifetime passed): the session cannot be used until the password is changed`,
+      { cause: error },
+    );
   }
   if (
     (typeof errno === 'number' && TLS_REQUIRED_ERRNOS.has(errno)) ||
@@ -468,10 +477,11 @@ class MysqlSession implements DatabaseSession {
         );
       }
       if (target === base && idle && other) {
-        // Copied onto the live clone, a stricter REQUIRE shuts out its clients without one, and a
-        // lifetime its password has outlived expires it at once.
+        // Copied onto the live clone, a certificate requirement shuts out its clients without
+        // that certificate, and a lifetime its password has outlived expires it at once. (REQUIRE
+        // SSL is copied: the functions, and RDS's clients by default, already use TLS.)
         const account = `"${target}"@"${host}"`;
-        if (idle.requires !== 'NONE' && idle.requires !== other.requires) {
+        if (!['NONE', 'SSL'].includes(idle.requires) && idle.requires !== other.requires) {
           throw new IdleUserDisabledError(
             `${account} requires ${idle.requires} and "${live}"@"${host}", the user AWSCURRENT holds, requires ${other.requires}: levelling would copy the requirement onto the user applications use, and shut out its clients that do not meet it. Nothing was changed. Give "${live}"@"${host}" the same requirement (ALTER USER … REQUIRE ${idle.requires}) once its clients meet it, or remove it from ${account}, then rotate again`,
           );

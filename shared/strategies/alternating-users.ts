@@ -2,6 +2,7 @@ import type { AlternatingUsers, DatabaseSession, UsernameLimit } from '../engine
 import {
   MasterSecretError,
   NoWorkingCredentialsError,
+  PasswordExpiredError,
   PrivilegeDriftError,
   SecretValueError,
   UnboundPairError,
@@ -192,14 +193,18 @@ async function bindIdleBase(
   const tried: string[] = [];
   for (const candidate of candidates) {
     tried.push(candidate.label);
-    const session = await tryLogin(
-      engine,
-      { ...current, username: pending.username, password: candidate.password },
-      config,
-    );
-    if (session) {
-      await withSession(session, (s) => s.ping());
-      return;
+    try {
+      const session = await tryLogin(
+        engine,
+        { ...current, username: pending.username, password: candidate.password },
+        config,
+      );
+      // The login is the proof; the session is not used.
+      if (session) return await session.close();
+    } catch (error) {
+      // An expired password is a right one (the idle base's expiry, which the new password clears).
+      if (error instanceof PasswordExpiredError) return;
+      throw error;
     }
   }
   throw new UnboundPairError(
