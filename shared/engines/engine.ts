@@ -261,11 +261,6 @@ export interface DatabaseEngine {
    */
   readonly usernameLimit: UsernameLimit;
   /**
-   * True when one username names several accounts, one per client host (MySQL's `user@host`): a
-   * login from this network then proves nothing about the accounts at other hosts.
-   */
-  readonly accountsHaveHosts?: boolean;
-  /**
    * Logs in. Throws CredentialsRejectedError when the server says the credentials are wrong,
    * DatabaseUnreachableError (with `tlsFailure` set when TLS could not be set up or verified)
    * when it cannot be reached, and never returns an unauthenticated session.

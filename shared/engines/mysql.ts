@@ -194,7 +194,6 @@ function createMysqlEngine(
     defaultDatabase: undefined,
     defaultExcludeCharacters: '/@"\'\\',
     usernameLimit: { max: maxLength, unit: 'characters' },
-    accountsHaveHosts: true,
     connect: connectMysql,
   };
 }

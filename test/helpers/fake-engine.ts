@@ -25,8 +25,6 @@ export class FakeDatabase {
   public readonly logins: ConnectionSettings[] = [];
   /** What compareAlternatingUsers reports; applyAlternatingUsers levels it away. */
   public drift: string[] = [];
-  /** Each username names one account per client host, as on MySQL. */
-  public accountsHaveHosts = false;
   /** Every applyAlternatingUsers call, in order. */
   public readonly applied: AlternatingUsersChange[] = [];
   /** Retained (secondary) passwords, as MySQL's dual passwords keep them. */
@@ -49,10 +47,6 @@ export class FakeDatabase {
     usernameLimit: { max: 20, unit: 'bytes' },
     connect: async (settings) => this.connect(settings),
   };
-
-  public constructor() {
-    Object.defineProperty(this.engine, 'accountsHaveHosts', { get: () => this.accountsHaveHosts });
-  }
 
   private async connect(settings: ConnectionSettings): Promise<DatabaseSession> {
     this.logins.push(settings);
