@@ -71,7 +71,7 @@ export const alternatingUsers: RotationStrategy = {
    * Every run does the whole step, a retry included: the adapter levels the pair again each time,
    * so a grant a DBA made since the last run is healed by rotating again. Before the master acts:
    * AWSCURRENT logs in (the caller holds the live user), the master is not one of the pair, and,
-   * when the target is the base, the base is bound to this secret (see {@link bindIdleBase}).
+   * the idle user is bound to this secret (see {@link bindIdleUser}).
    */
   async setSecret(context) {
     const { engine, config, versions } = context;
@@ -103,9 +103,7 @@ export const alternatingUsers: RotationStrategy = {
       // What the adapter refuses (a disabled idle user, …) is named as such, before any login as
       // the idle base.
       await master.checkAlternatingUsers(change);
-      if (change.target === users.baseUsername) {
-        await bindIdleBase(context, { current, pending, users, master });
-      }
+      await bindIdleUser(context, { current, pending, users, master });
       await master.applyAlternatingUsers(change);
     });
     await versions.recordPasswordSet();
@@ -149,19 +147,21 @@ function pairOf(current: DatabaseSecret, engine: StepContext['engine']): Alterna
 }
 
 /**
- * The pairing rule's second half, before the master sets the base user's password for a secret
- * whose AWSCURRENT names the clone. Without it, anyone who may write a secret and create a user
- * named `victim_clone` could write `{"username": "victim_clone", …}` with their own password and
- * have the master hand them `victim`. The base is bound to the secret when either:
+ * The pairing rule's second half, before the master levels the idle user or sets its password.
+ * Without it, anyone who may write a secret and create users could have the master hand them
+ * another user: a secret naming `victim_clone` (a clone they made) would have it set `victim`'s
+ * password, and one naming `report` (a base they made) would have it set the password of an
+ * existing `report_clone`. The idle user is bound to the secret when either:
  * - the pair is already level, as the server reports it (compareAlternatingUsers, asked as the
- *   master, with no login as the base): the holder of the clone then gains nothing it cannot
- *   already do. Only who could already give the clone all of the base's rights can make them
- *   level (PostgreSQL before 16: CREATEROLE, which may also set the base's password outright);
- * - or the secret holds the base's working password: AWSPREVIOUS, as the secret's own rotations
- *   (and AWS's) leave it, or AWSPENDING, which an earlier run may have set before its record
- *   (tried first once setSecret recorded it). Each login is made to AWSCURRENT's server.
+ *   master, with no login as the idle user), or the idle user does not exist yet: the holder of
+ *   the live user then gains nothing it cannot already do. Only who could already give one user
+ *   all of the other's rights can make them level;
+ * - or the secret holds the idle user's working password: AWSPREVIOUS, as the secret's own
+ *   rotations (and AWS's) leave it, or, once setSecret recorded it, AWSPENDING. One login at
+ *   most, so a secret writer cannot spend an account's failed-login allowance through it (a run
+ *   cut off before its record left the pair level: it levels before it sets the password).
  */
-async function bindIdleBase(
+async function bindIdleUser(
   { engine, config, versions }: StepContext,
   {
     current,
@@ -178,21 +178,12 @@ async function bindIdleBase(
   const drift = await master.compareAlternatingUsers({ ...users, target: pending.username });
   if (drift.length === 0) return;
   const previous = await versions.previous();
-  const fromPrevious =
-    previous && previous.username === pending.username
+  const candidate = versions.passwordSetEarlier()
+    ? { label: 'AWSPENDING', password: pending.password }
+    : previous && previous.username === pending.username
       ? { label: 'AWSPREVIOUS', password: previous.password }
       : undefined;
-  const fromPending = { label: 'AWSPENDING', password: pending.password };
-  // AWSPENDING can log in only once a run set it: before the record, only when AWSPREVIOUS could
-  // have bound the base for that run.
-  const candidates = versions.passwordSetEarlier()
-    ? [fromPending, ...(fromPrevious ? [fromPrevious] : [])]
-    : fromPrevious
-      ? [fromPrevious, fromPending]
-      : [];
-  const tried: string[] = [];
-  for (const candidate of candidates) {
-    tried.push(candidate.label);
+  if (candidate) {
     try {
       const session = await tryLogin(
         engine,
@@ -202,13 +193,13 @@ async function bindIdleBase(
       // The login is the proof; the session is not used.
       if (session) return await session.close();
     } catch (error) {
-      // An expired password is a right one (the idle base's expiry, which the new password clears).
+      // An expired password is a right one (the idle user's expiry, which the new one clears).
       if (error instanceof PasswordExpiredError) return;
       throw error;
     }
   }
   throw new UnboundPairError(
-    `Secret ${versions.secretId}: AWSCURRENT names "${current.username}", so this rotation would have the master set the password of "${pending.username}". The master does that only when the two users are already level or the secret holds the working password of "${pending.username}". They are not level (${drift.join('; ')}), and no version of the secret logs in as "${pending.username}" (${tried.length > 0 ? `tried ${tried.join(', ')}` : `AWSPREVIOUS does not name "${pending.username}"`}). Nothing was changed. If both users are yours, put the working password of "${pending.username}" in the secret as AWSCURRENT with username "${pending.username}" (PutSecretValue), then rotate again.${plainTextHint(current, config)}`,
+    `Secret ${versions.secretId}: AWSCURRENT names "${current.username}", so this rotation would have the master level "${pending.username}" and set its password. The master does that only when the two users are already level or the secret holds the working password of "${pending.username}". They are not level (${drift.join('; ')}), and ${candidate ? `the ${candidate.label} password of "${pending.username}" does not log in` : `AWSPREVIOUS does not name "${pending.username}"`}. Nothing was changed. If both users are yours, put the working password of "${pending.username}" in the secret as AWSCURRENT with username "${pending.username}" (PutSecretValue), then rotate again.${plainTextHint(current, config)}`,
   );
 }
 

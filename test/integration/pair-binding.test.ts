@@ -44,6 +44,8 @@ interface Engine {
    */
   createUser(username: string, password: string, creator?: Login): Promise<void>;
   canLogIn(login: Login): Promise<boolean>;
+  /** Gives `username` a right of its own (a membership, a privilege, a role). */
+  giveRight(username: string): Promise<void>;
   /**
    * FerretDB 1.x stores no roles, so any two of its users are level and the rule's first half
    * binds them (and any logged-in FerretDB user may do anything anyway).
@@ -67,6 +69,13 @@ function postgresEngine(server: PostgresServer): Engine {
       );
     },
     canLogIn: (login) => canLogIn(server, login),
+    giveRight: async (username) => {
+      await runAs(
+        server,
+        superuser(server),
+        `GRANT pg_read_all_settings TO ${escapeIdentifier(username)}`,
+      );
+    },
     secret: (login, extra) => secretFor(login.username, login.password, extra),
   };
 }
@@ -93,6 +102,9 @@ function mysqlEngine(server: MysqlServer): Engine {
     },
     createUser,
     canLogIn: (login) => mysqlCanLogIn(server, login),
+    giveRight: async (username) => {
+      await run(`GRANT SELECT ON mysql.db TO ${lit(username)}@'%'`);
+    },
     secret: (login, extra) => secretFor(login.username, login.password, extra),
   };
 }
@@ -125,6 +137,13 @@ function mongoEngine(server: MongoServer): Engine {
     createUser: (username, password) => createUser(username, password),
     levelsEveryPair: !server.supportsRoles,
     canLogIn: (login) => mongoCanLogIn(server, { ...login, database: appDb }),
+    giveRight: async (username) => {
+      if (!server.supportsRoles) return;
+      await mongoCommand(server, mongoAdmin(server), appDb, {
+        grantRolesToUser: username,
+        roles: [{ role: 'read', db: appDb }],
+      });
+    },
     secret: (login, extra) => secretFor(login.username, login.password, extra),
   };
 }
@@ -206,13 +225,38 @@ describe.each(engines.map((engine) => [engine.name, engine] as const))(
 
       expect(error).toMatchObject({
         name: 'UnboundPairError',
-        message: expect.stringContaining(
-          `no version of the secret logs in as "${victim.username}"`,
+        message: expect.stringMatching(
+          new RegExp(`They are not level .*AWSPREVIOUS does not name "${victim.username}"`),
         ),
       });
       expect(await engine.canLogIn(victim)).toBe(true);
       const pending = await service.value(arn, 'AWSPENDING');
       expect(await engine.canLogIn({ ...victim, password: String(pending.password) })).toBe(false);
+      expect((await service.stages(arn))[token]).toEqual(['AWSPENDING']);
+    });
+
+    it('refuses a secret that names a base its writer made: an existing clone (someone else’s user) keeps its password and rights', async () => {
+      if (engine.levelsEveryPair) return;
+      const { master } = await engine.masterAndBase();
+      const attacker = { username: uniqueName('report'), password: 'Attacker-password-1' };
+      const victim = { username: `${attacker.username}_clone`, password: 'Victim-password-1' };
+      // The victim's user, made by the master as a DBA would (PostgreSQL 16+: so the master may
+      // manage it), with a right of its own; the attacker's base, made by them, without it.
+      await engine.createUser(victim.username, victim.password, master);
+      await engine.giveRight(victim.username);
+      await engine.createUser(attacker.username, attacker.password);
+      const arn = await service.createSecret(
+        uniqueName('theirs'),
+        engine.secret(attacker, { masterarn: await masterSecret(master) }),
+      );
+
+      const { error, token } = await setSecret(arn);
+
+      expect(error).toMatchObject({
+        name: 'UnboundPairError',
+        message: expect.stringContaining(`AWSPREVIOUS does not name "${victim.username}"`),
+      });
+      expect(await engine.canLogIn(victim)).toBe(true);
       expect((await service.stages(arn))[token]).toEqual(['AWSPENDING']);
     });
 
