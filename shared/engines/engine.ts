@@ -104,6 +104,13 @@ export interface AlternatingUsers {
    * rotation removes (MySQL: a host the live clone still has and the base no longer does).
    */
   target?: string | undefined;
+  /**
+   * `bind`: asked before the master hands the target to the secret's holder (the pairing rule),
+   * so only differences that would make that a gain count. An adapter whose levelling is not one
+   * transaction (MySQL) then leaves out what a new clone merely lacks of the base: a run cut off
+   * half-way leaves it so, and the holder of the base gains nothing by it.
+   */
+  purpose?: 'promote' | 'bind';
 }
 
 /** A logged-in connection. Every method throws DatabaseStatementError when the server refuses. */

@@ -605,12 +605,33 @@ class MysqlSession implements DatabaseSession {
     const hosts = await this.accountHosts(users.baseUsername);
     const cloneHosts = new Set(await this.accountHosts(users.cloneUsername));
     if (cloneHosts.size === 0) return [];
+    // Binding the clone to a secret that holds the base: levelling runs statement by statement,
+    // so a cut-off run leaves a new clone with part of the base's rights. Only a right the clone
+    // holds beyond the base would make handing it over a gain.
+    const bindingClone = users.purpose === 'bind' && users.target === users.cloneUsername;
     const differences: string[] = [];
     for (const host of hosts) {
       const names = {
         base: `"${users.baseUsername}"@"${host}"`,
         clone: `"${users.cloneUsername}"@"${host}"`,
       };
+      if (bindingClone) {
+        if (!cloneHosts.has(host)) continue;
+        const [base, clone] = await this.rightsOf(
+          info,
+          users.baseUsername,
+          users.cloneUsername,
+          host,
+        );
+        const beyond = new Map(
+          [...clone].filter(
+            ([label, right]) =>
+              !base.has(label) && right.kind !== 'options' && right.kind !== 'default-roles',
+          ),
+        );
+        differences.push(...rightsDifferences(new Map(), beyond, names));
+        continue;
+      }
       if (!cloneHosts.has(host)) {
         differences.push(`${names.clone} does not exist (${names.base} does)`);
         continue;

@@ -175,7 +175,11 @@ async function bindIdleUser(
     master: DatabaseSession;
   },
 ): Promise<void> {
-  const drift = await master.compareAlternatingUsers({ ...users, target: pending.username });
+  const drift = await master.compareAlternatingUsers({
+    ...users,
+    target: pending.username,
+    purpose: 'bind',
+  });
   if (drift.length === 0) return;
   const previous = await versions.previous();
   const candidate = versions.passwordSetEarlier()
