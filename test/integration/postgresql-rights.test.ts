@@ -301,7 +301,17 @@ describe.each(env.postgres.map((s) => [s.name, s] as const))(
       await expect(refused).rejects.toThrow(/REVOKE/);
       expect(await snapshot(clone)).toEqual(before);
       await logsIn(base);
+      // Without the attacker's hold, the clone is still not this secret's: not level with the
+      // base, and no version holds its password (the pairing rule). The DBA drops it; the
+      // rotation then makes a clone of its own.
       await runAs(server, admin, `REVOKE ${id(clone)} FROM ${id(attacker.username)}`);
+      await expect(service.invoke(alternatingUsers, 'setSecret', arn, token)).rejects.toMatchObject(
+        {
+          name: 'UnboundPairError',
+          message: expect.stringContaining(`AWSPREVIOUS does not name "${clone}"`),
+        },
+      );
+      await runAs(server, admin, `DROP ROLE ${id(clone)}`);
       for (const step of ['setSecret', 'testSecret', 'finishSecret'])
         await service.invoke(alternatingUsers, step, arn, token);
       expect((await service.value(arn, 'AWSCURRENT')).username).toBe(clone);
