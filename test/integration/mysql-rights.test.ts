@@ -6,6 +6,7 @@ import {
   lit,
   type MysqlLogin,
   mysqlCanLogIn,
+  mysqlClientHost,
   mysqlFailure,
   mysqlOutcomes,
   mysqlRoot,
@@ -309,6 +310,8 @@ describe.each(servers.map((server) => [server.name, server] as const))(
 
       it('the base gains a host while the clone is live: the clone is created there with the login it has elsewhere, so AWSCURRENT keeps working there, and the rotation completes', async () => {
         const { base, clone, arn, table } = await setUp();
+        // The host this machine's connections come from (127.0.0.1 locally, a bridge in containers).
+        const here = await mysqlClientHost(server);
         await run(`GRANT SELECT ON ${table} TO ${lit(base.username)}@'%'`);
         await service.rotate(alternatingUsers, arn);
         expect((await service.value(arn, 'AWSCURRENT')).username).toBe(clone);
@@ -316,11 +319,11 @@ describe.each(servers.map((server) => [server.name, server] as const))(
         // matches first, so it is what binds the base to the secret (see the next test).
         const previous = login(await service.value(arn, 'AWSPREVIOUS'));
         await run(
-          `CREATE USER ${lit(base.username)}@'127.0.0.1' IDENTIFIED BY ${lit(previous.password)}`,
-          `GRANT SELECT ON ${table} TO ${lit(base.username)}@'127.0.0.1'`,
+          `CREATE USER ${lit(base.username)}@${lit(here)} IDENTIFIED BY ${lit(previous.password)}`,
+          `GRANT SELECT ON ${table} TO ${lit(base.username)}@${lit(here)}`,
         );
         const token = await startAndSet(arn);
-        expect(await hostsOf(clone)).toEqual(['%', '127.0.0.1']);
+        expect(await hostsOf(clone)).toEqual(['%', here].sort());
         // The clone is still AWSCURRENT: from here its new '127.0.0.1' account matches first,
         // and must take the password applications hold.
         const live = login(await service.value(arn, 'AWSCURRENT'));
@@ -340,11 +343,12 @@ describe.each(servers.map((server) => [server.name, server] as const))(
 
       it('the base gains a host that matches this network with a password no version holds: refused as an unbound pair, AWSCURRENT still logs in', async () => {
         const { base, clone, arn, table } = await setUp();
+        const here = await mysqlClientHost(server);
         await run(`GRANT SELECT ON ${table} TO ${lit(base.username)}@'%'`);
         await service.rotate(alternatingUsers, arn);
         await run(
-          `CREATE USER ${lit(base.username)}@'127.0.0.1' IDENTIFIED BY 'Other-host-password-1'`,
-          `GRANT SELECT ON ${table} TO ${lit(base.username)}@'127.0.0.1'`,
+          `CREATE USER ${lit(base.username)}@${lit(here)} IDENTIFIED BY 'Other-host-password-1'`,
+          `GRANT SELECT ON ${table} TO ${lit(base.username)}@${lit(here)}`,
         );
         const current = login(await service.value(arn, 'AWSCURRENT'));
         expect(current.username).toBe(clone);
@@ -354,7 +358,7 @@ describe.each(servers.map((server) => [server.name, server] as const))(
           service.invoke(alternatingUsers, 'setSecret', arn, token),
         ).rejects.toMatchObject({
           name: 'UnboundPairError',
-          message: expect.stringContaining(`"${clone}"@"127.0.0.1" does not exist`),
+          message: expect.stringContaining(`"${clone}"@"${here}" does not exist`),
         });
         expect(await hostsOf(clone)).toEqual(['%']);
         expect(await mysqlFailure(server, current, `SELECT v FROM ${table}`)).toBeUndefined();
