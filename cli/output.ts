@@ -5,7 +5,7 @@
  */
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { redactor } from '../shared/redaction';
-import { passwordIn } from '../shared/secrets/database-secret';
+import { passwordsIn } from '../shared/secrets/database-secret';
 
 /** Hands the password of every secret value `client` reads to the redactor (SDK middleware). */
 export function watchPasswords(client: SecretsManagerClient): void {
@@ -13,7 +13,10 @@ export function watchPasswords(client: SecretsManagerClient): void {
     (next, context) => async (args) => {
       const result = await next(args);
       if (context.commandName === 'GetSecretValueCommand') {
-        redactor.add(passwordIn((result.output as { SecretString?: string }).SecretString));
+        for (const password of passwordsIn(
+          (result.output as { SecretString?: string }).SecretString,
+        ))
+          redactor.add(password);
       }
       return result;
     },

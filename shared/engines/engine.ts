@@ -166,12 +166,26 @@ export interface DatabaseSession {
    */
   compareAlternatingUsers(users: AlternatingUsers): Promise<string[]>;
   /**
+   * Pair mode's parity check, read-only: what this session's user may do, as it may read about
+   * itself without extra rights. One sentence per right, naming neither this user nor `partner`
+   * (the other user of the pair), so that the two users' lists compare as text: a line one has
+   * and the other lacks is a difference. Never a password.
+   */
+  ownRights(pair: { partner: string }): Promise<OwnRights>;
+  /**
    * Read-only checks for `rotation-lambdas preflight`: what the server is, how this connection is
    * secured, and whether this session's user may do its part of a rotation. Must change nothing
    * on the server. Optional: preflight reports "not checked" for an adapter without it.
    */
   inspect?(request: InspectionRequest): Promise<SessionInspection>;
   close(): Promise<void>;
+}
+
+/** What {@link DatabaseSession.ownRights} saw, and what it could not see. */
+export interface OwnRights {
+  rights: string[];
+  /** What a user cannot read about itself on this engine, so the comparison does not cover it. */
+  unseen: string[];
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   IdleUserDisabledError,
   isErrorLike,
   type RotationError,
+  UnsupportedServerError,
 } from '../errors';
 import {
   type AlternatingUsers,
@@ -16,6 +17,7 @@ import {
   dualPasswordsUnsupported,
   type InspectionRequest,
   type OwnPasswordChange,
+  type OwnRights,
   type SessionInspection,
 } from './engine';
 import { inspectMongo } from './mongodb-inspect';
@@ -245,6 +247,11 @@ class MongoSession implements DatabaseSession {
   /** Preflight's read-only checks (mongodb-inspect.ts). */
   public inspect(request: InspectionRequest): Promise<SessionInspection> {
     return inspectMongo(this.client, this.settings, request, isDocumentDb(this.settings));
+  }
+
+  /** Pair mode's parity check: not yet on this engine. */
+  public async ownRights(): Promise<OwnRights> {
+    throw new UnsupportedServerError('pair mode is not yet available on this engine');
   }
 
   public async close(): Promise<void> {

@@ -22,6 +22,7 @@ import {
   dualPasswordsUnsupported,
   type InspectionRequest,
   type OwnPasswordChange,
+  type OwnRights,
   type SessionInspection,
 } from './engine';
 import { inspectMysql } from './mysql-inspect';
@@ -667,6 +668,11 @@ class MysqlSession implements DatabaseSession {
   }
 
   /** Ends the connection; one that does not end promptly (a statement left waiting) is destroyed. */
+  /** Pair mode's parity check: not yet on this engine. */
+  public async ownRights(): Promise<OwnRights> {
+    throw new UnsupportedServerError('pair mode is not yet available on this engine');
+  }
+
   public async close(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const ended = this.connection.end().then(

@@ -20,9 +20,11 @@ import {
   dualPasswordsUnsupported,
   type InspectionRequest,
   type OwnPasswordChange,
+  type OwnRights,
   type SessionInspection,
 } from './engine';
 import { inspectPostgres } from './postgresql-inspect';
+import { readOwnRights } from './postgresql-own-rights';
 import {
   ATTRIBUTES,
   type Attribute,
@@ -624,6 +626,11 @@ class PostgresSession implements DatabaseSession {
     return inspectPostgres(this.client, this.settings, request, (users) =>
       this.compareAlternatingUsers(users),
     );
+  }
+
+  /** Pair mode's parity check: see postgresql-own-rights.ts. */
+  public async ownRights(pair: { partner: string }): Promise<OwnRights> {
+    return readOwnRights((sql, values) => this.run(sql, undefined, values), pair.partner);
   }
 
   public async close(): Promise<void> {

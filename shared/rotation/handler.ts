@@ -202,7 +202,7 @@ export function checkCanStart(metadata: SecretMetadata, token: string): void {
 /**
  * Stores the next version, labelled AWSPENDING, unless this token's pending version already has
  * a value. It copies every key of AWSCURRENT and changes only the password (and, for alternating
- * users, the username). When `starting`, the token is not a version yet, so there is nothing to
+ * users, the username; for a pair, the username and the alternate keys). When `starting`, the token is not a version yet, so there is nothing to
  * read back, and PutSecretValue creates the version with its label.
  */
 async function createSecret(
@@ -214,10 +214,10 @@ async function createSecret(
 ): Promise<StepOutcome> {
   if (!starting && (await versions.pending())) return 'pending-exists';
   const current = await versions.current();
-  const username = strategy.pendingUsername(current, engine, versions.secretId, config);
+  const fields = strategy.pendingFields(current, engine, versions.secretId, config);
   const password = generatePassword(config.password);
   redactor.add(password);
-  const value = JSON.stringify({ ...current.fields, username, password });
+  const value = JSON.stringify({ ...current.fields, ...fields, password });
   await port.putPending(versions.secretId, event.ClientRequestToken, value, event.RotationToken);
   return 'pending-created';
 }

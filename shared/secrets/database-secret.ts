@@ -19,7 +19,16 @@ export interface DatabaseSecret {
   ssl: boolean | undefined;
   /** The engine's own extra keys (`SecretShape.secretParameters`) that are present. */
   parameters: Readonly<Record<string, string>>;
+  /**
+   * Pair mode: `alternate_username` and `alternate_password`, the idle user of two that a DBA
+   * created and that rotations alternate (single-user functions only).
+   */
+  alternate: { username: string; password: string } | undefined;
 }
+
+/** The keys that turn a single-user secret into a pair (README, "Pair mode"). */
+export const ALTERNATE_USERNAME = 'alternate_username';
+export const ALTERNATE_PASSWORD = 'alternate_password';
 
 /** What a parse checks against: the engine's accepted `engine` values and default port. */
 export interface SecretShape {
@@ -43,14 +52,19 @@ const MAX_ARN = 2048;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
-/** The `password` of a SecretString, if it is JSON with a string there; nothing is checked. */
-export function passwordIn(text: string | undefined): string | undefined {
-  if (text === undefined) return undefined;
+/**
+ * The passwords of a SecretString (`password`, and a pair's `alternate_password`), where it is
+ * JSON with strings there; nothing is checked.
+ */
+export function passwordsIn(text: string | undefined): string[] {
+  if (text === undefined) return [];
   try {
-    const password = (JSON.parse(text) as { password?: unknown } | null)?.password;
-    return typeof password === 'string' ? password : undefined;
+    const fields = JSON.parse(text) as Record<string, unknown> | null;
+    return [fields?.password, fields?.[ALTERNATE_PASSWORD]].filter(
+      (value): value is string => typeof value === 'string',
+    );
   } catch {
-    return undefined;
+    return [];
   }
 }
 
@@ -104,12 +118,13 @@ export function parseDatabaseSecret(
       `must be ${shape.secretEngines.map((e) => `"${e}"`).join(' or ')} for this rotation function`,
     );
   }
+  const username = text_('username', MAX_USERNAME, { required: true, control: false }) as string;
   return {
     fields,
     engine,
     host: text_('host', MAX_HOST, { required: true, control: false }) as string,
     port: parsePort(fields.port, shape.defaultPort, fail),
-    username: text_('username', MAX_USERNAME, { required: true, control: false }) as string,
+    username,
     password: text_('password', MAX_PASSWORD, { required: true }) as string,
     dbname: text_('dbname', MAX_DBNAME, { required: false, control: false }) || undefined,
     masterarn: text_('masterarn', MAX_ARN, { required: false, control: false }) || undefined,
@@ -120,7 +135,46 @@ export function parseDatabaseSecret(
         return value ? [[key, value]] : [];
       }),
     ),
+    alternate: parseAlternate(fields, username, text_, fail),
   };
+}
+
+/** Pair mode's two keys: both or neither, and another user than `username`. */
+function parseAlternate(
+  fields: Record<string, unknown>,
+  username: string,
+  text_: (
+    key: string,
+    max: number,
+    opts: { required: boolean; control?: boolean },
+  ) => string | undefined,
+  fail: (key: string, problem: string) => never,
+): DatabaseSecret['alternate'] {
+  const present = (key: string) => fields[key] !== undefined && fields[key] !== null;
+  if (!present(ALTERNATE_USERNAME) && !present(ALTERNATE_PASSWORD)) return undefined;
+  if (!present(ALTERNATE_USERNAME)) {
+    fail(
+      ALTERNATE_USERNAME,
+      `is missing: pair mode needs both "${ALTERNATE_USERNAME}" and "${ALTERNATE_PASSWORD}" (remove "${ALTERNATE_PASSWORD}" for single-user)`,
+    );
+  }
+  if (!present(ALTERNATE_PASSWORD)) {
+    fail(
+      ALTERNATE_PASSWORD,
+      `is missing: pair mode needs both "${ALTERNATE_USERNAME}" and "${ALTERNATE_PASSWORD}" (remove "${ALTERNATE_USERNAME}" for single-user)`,
+    );
+  }
+  const alternate = {
+    username: text_(ALTERNATE_USERNAME, MAX_USERNAME, { required: true, control: false }) as string,
+    password: text_(ALTERNATE_PASSWORD, MAX_PASSWORD, { required: true }) as string,
+  };
+  if (alternate.username === username) {
+    fail(
+      ALTERNATE_USERNAME,
+      `names the same user as "username" ("${username}"): pair mode alternates two different users`,
+    );
+  }
+  return alternate;
 }
 
 function parsePort(

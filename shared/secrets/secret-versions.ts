@@ -9,7 +9,7 @@ import { redactor } from '../redaction';
 import {
   type DatabaseSecret,
   parseDatabaseSecret,
-  passwordIn,
+  passwordsIn,
   type SecretShape,
 } from './database-secret';
 import {
@@ -137,7 +137,7 @@ export class SecretVersions {
         `The master secret ${masterArn} named by "masterarn" in secret ${this.secretId} does not exist or has no AWSCURRENT value`,
       );
     }
-    redactor.add(passwordIn(text));
+    for (const password of passwordsIn(text)) redactor.add(password);
     const secret = parseDatabaseSecret(
       locate ? await this.withManagedLocation(masterArn, text, locate) : text,
       { secretId: masterArn, label: AWSCURRENT },
@@ -197,7 +197,7 @@ export class SecretVersions {
       entry = this.port.getValue(this.secretId, selector).then((text) => {
         if (text === undefined) return undefined;
         // Before parsing: even a version that fails its checks must not be echoed anywhere.
-        redactor.add(passwordIn(text));
+        for (const password of passwordsIn(text)) redactor.add(password);
         return parseDatabaseSecret(text, { secretId: this.secretId, label }, this.shape);
       });
       this.cache.set(label, entry);

@@ -50,7 +50,12 @@ export function alternateUsername(username: string, limit: UsernameLimit): strin
 export const alternatingUsers: RotationStrategy = {
   name: 'alternating-users',
 
-  pendingUsername(current, engine, secretId, config) {
+  pendingFields(current, engine, secretId, config) {
+    if (current.alternate) {
+      throw new SecretValueError(
+        `Secret ${secretId} (AWSCURRENT) has "alternate_username" and "alternate_password": that is a pair, which the single-user function of this engine rotates without a master (README, "Pair mode"). Attach that function, or remove the two keys to use alternating users`,
+      );
+    }
     if (!current.masterarn) {
       throw new SecretValueError(
         `Secret ${secretId} (AWSCURRENT) has no "masterarn" key: alternating-users needs the ARN of the master secret that creates and alters "${baseUsername(current.username)}${CLONE_SUFFIX}"`,
@@ -64,7 +69,7 @@ export const alternatingUsers: RotationStrategy = {
         `The alternate username "${pending}" is ${length} characters, longer than USERNAME_CHARACTER_LIMIT (${limit}): shorten username "${baseUsername(current.username)}" to ${limit - CLONE_SUFFIX.length} characters or less, or raise the setting`,
       );
     }
-    return pending;
+    return { username: pending };
   },
 
   /**

@@ -21,20 +21,27 @@ export type StepOutcome =
   | 'current-moved'
   | 'already-current';
 
+/** The keys of AWSCURRENT that the pending version replaces, besides `password`. */
+export interface PendingFields {
+  username: string;
+  [key: string]: unknown;
+}
+
 /** How the database side of a rotation is done: one user changing itself, or two alternating. */
 export interface RotationStrategy {
   /** For logs: `single-user` or `alternating-users`. */
   readonly name: string;
   /**
-   * Checks that the current secret suits the strategy and returns the username the pending
-   * version will hold. Runs in createSecret before anything is written.
+   * Checks that the current secret suits the strategy and returns the keys the pending version
+   * changes besides the new password: `username` (and a pair's alternate keys). Runs in
+   * createSecret before anything is written.
    */
-  pendingUsername(
+  pendingFields(
     current: DatabaseSecret,
     engine: DatabaseEngine,
     secretId: string,
     config: RotationConfig,
-  ): string;
+  ): PendingFields;
   setSecret(context: StepContext): Promise<StepOutcome>;
   testSecret(context: StepContext): Promise<StepOutcome>;
 }

@@ -25,6 +25,8 @@ export class FakeDatabase {
   public readonly logins: ConnectionSettings[] = [];
   /** What compareAlternatingUsers reports; applyAlternatingUsers levels it away. */
   public drift: string[] = [];
+  /** Pair mode: what each user may do, as `ownRights` reports it. */
+  public rights = new Map<string, string[]>();
   /** Every applyAlternatingUsers call, in order. */
   public readonly applied: AlternatingUsersChange[] = [];
   /** Retained (secondary) passwords, as MySQL's dual passwords keep them. */
@@ -97,6 +99,10 @@ export class FakeDatabase {
       compareAlternatingUsers: async () => {
         guard();
         return this.drift;
+      },
+      ownRights: async () => {
+        guard();
+        return { rights: this.rights.get(user) ?? [], unseen: [] };
       },
       close: async () => undefined,
     };
