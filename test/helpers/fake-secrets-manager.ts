@@ -195,10 +195,15 @@ export class FakeSecretsManager {
   }
 }
 
-/** Records the password of a value the fake stores, for the unit run's leak scan. */
+/** Records the passwords of a value the fake stores (a pair's too), for the unit run's leak scan. */
 function remember(value: string | undefined): void {
   try {
-    recordPassword((JSON.parse(value ?? 'null') as { password?: unknown } | null)?.password);
+    const fields = JSON.parse(value ?? 'null') as {
+      password?: unknown;
+      alternate_password?: unknown;
+    } | null;
+    recordPassword(fields?.password);
+    recordPassword(fields?.alternate_password);
   } catch {
     // Not JSON: nothing to remember.
   }

@@ -33,8 +33,7 @@ export async function passwordsInSecretsManager(endpoint: string): Promise<Set<s
         const value = await client
           .send(new GetSecretValueCommand({ SecretId: secret.ARN, VersionId: version.VersionId }))
           .catch(() => undefined); // a version without a value
-        const password = passwordOf(value?.SecretString);
-        if (password) passwords.add(password);
+        for (const password of passwordsOf(value?.SecretString)) passwords.add(password);
       }
     }
     nextToken = page.NextToken;
@@ -42,13 +41,16 @@ export async function passwordsInSecretsManager(endpoint: string): Promise<Set<s
   return passwords;
 }
 
-function passwordOf(text: string | undefined): string | undefined {
-  if (!text) return undefined;
+/** `password`, and a pair's `alternate_password` (read here on its own, not by the code under test). */
+function passwordsOf(text: string | undefined): string[] {
+  if (!text) return [];
   try {
-    const value = JSON.parse(text) as { password?: unknown };
-    return typeof value.password === 'string' ? value.password : undefined;
+    const value = JSON.parse(text) as { password?: unknown; alternate_password?: unknown };
+    return [value.password, value.alternate_password].filter(
+      (password): password is string => typeof password === 'string' && password.length > 0,
+    );
   } catch {
-    return undefined;
+    return [];
   }
 }
 
