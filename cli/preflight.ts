@@ -11,6 +11,7 @@ import type {
   Finding,
   FindingStatus,
   InspectionRequest,
+  OwnRights,
   ServerPasswordRules,
   SessionInspection,
   TlsDetails,
@@ -25,7 +26,12 @@ import {
 } from '../shared/errors';
 import { CHARACTER_CLASSES, passwordAlphabet } from '../shared/password';
 import { recoveryAdvice } from '../shared/rotation/recovery';
-import { type DatabaseSecret, parseDatabaseSecret } from '../shared/secrets/database-secret';
+import {
+  ALTERNATE_PASSWORD,
+  ALTERNATE_USERNAME,
+  type DatabaseSecret,
+  parseDatabaseSecret,
+} from '../shared/secrets/database-secret';
 import { SecretVersions } from '../shared/secrets/secret-versions';
 import { SecretsManagerPort } from '../shared/secrets/secrets-manager';
 import {
@@ -34,6 +40,7 @@ import {
   CLONE_SUFFIX,
   locateMaster,
 } from '../shared/strategies/alternating-users';
+import { compareRights } from '../shared/strategies/pair';
 import { connectionSettings } from '../shared/strategies/sessions';
 import { type FunctionSpec, functionSpec, inferFunction, SECRET_ENGINES } from './functions';
 import { formatLabels, labelsOf } from './rotate';
@@ -239,6 +246,14 @@ async function runChecks(
   } else if (secret.masterarn) {
     add('secret', 'masterarn', 'info', 'The secret names a master secret; single-user ignores it');
   }
+  if (!alternating && secret.alternate) {
+    add(
+      'secret',
+      'pair',
+      'pass',
+      `Pair mode: rotations alternate "${secret.username}" (live) and "${secret.alternate.username}" (idle), each changing only its own password; nothing is created or granted`,
+    );
+  }
 
   // The function's settings, from this process's environment (as the function reads its own).
   let config: RotationConfig;
@@ -256,12 +271,21 @@ async function runChecks(
   if (!user) return;
   let master: DatabaseSecret | undefined;
   let masterSession: DatabaseSession | undefined;
+  const pair = !alternating && secret.alternate ? secret.alternate : undefined;
+  if (pair && config.retainCurrentPassword) {
+    add(
+      'settings',
+      'retain current password',
+      'info',
+      "RETAIN_CURRENT_PASSWORD applies to single-user secrets only: a pair never keeps the idle user's old password, since the live user already bridges the rotation",
+    );
+  }
   try {
     const inspection = await inspect(
       user.session,
       alternating
         ? { role: 'login' }
-        : { role: 'self', retainCurrent: config.retainCurrentPassword },
+        : { role: 'self', retainCurrent: pair ? false : config.retainCurrentPassword },
       'database',
       add,
       (found) => reportTls(user.tls, found, options.now ?? new Date(), add),
@@ -270,6 +294,10 @@ async function runChecks(
     report.tls = inspection?.tls;
     if (inspection && !alternating) {
       comparePasswordRules(config.password, inspection.passwordRules, add);
+    }
+    if (pair) {
+      await checkPair(engine, secret, pair, config, user.session, add);
+      return;
     }
     if (!alternating || !secret.masterarn) return;
 
@@ -296,6 +324,72 @@ async function runChecks(
   } finally {
     await user.session.close();
     await masterSession?.close();
+  }
+}
+
+/**
+ * Pair mode: the idle user logs in and may change its own password, and the parity report, with
+ * the rotation's own comparison (testSecret's): what the idle user lacks of the live one fails, as
+ * the next rotation would refuse it; the reverse is the rotation after next.
+ */
+async function checkPair(
+  engine: FunctionSpec['engine'],
+  secret: DatabaseSecret,
+  pair: { username: string; password: string },
+  config: RotationConfig,
+  live: DatabaseSession,
+  add: Add,
+): Promise<void> {
+  const idle = await login(engine, { ...secret, ...pair }, config, 'alternate', add);
+  if (!idle) return;
+  try {
+    await inspect(idle.session, { role: 'self', retainCurrent: false }, 'alternate', add);
+    let liveRights: OwnRights;
+    let idleRights: OwnRights;
+    try {
+      liveRights = await live.ownRights({ partner: pair.username });
+      idleRights = await idle.session.ownRights({ partner: secret.username });
+    } catch (error) {
+      add(
+        'pair',
+        'parity',
+        'fail',
+        `Could not read what the users may do: ${describeError(error)}`,
+      );
+      return;
+    }
+    const next = compareRights(liveRights.rights, idleRights.rights);
+    if (next.lacking.length > 0) {
+      add(
+        'pair',
+        'parity',
+        'fail',
+        `The idle user "${pair.username}" cannot do everything the live user "${secret.username}" can, so the next rotation's testSecret refuses to promote it; "${pair.username}" lacks: ${next.lacking.join('; ')}. Give "${pair.username}" the same rights`,
+      );
+    } else {
+      add(
+        'pair',
+        'parity',
+        'pass',
+        `"${pair.username}" may do everything "${secret.username}" may (${liveRights.rights.length} rights compared, each as the user sees itself)`,
+      );
+    }
+    if (next.extra.length > 0) {
+      add(
+        'pair',
+        'parity after next',
+        'warn',
+        `"${secret.username}" lacks what "${pair.username}" may do, so the rotation after next (which promotes "${secret.username}" again) would refuse it: ${next.extra.join('; ')}`,
+      );
+    }
+    add(
+      'pair',
+      'not compared',
+      'info',
+      `A user cannot read this about itself on this engine, so the parity check does not cover it: ${[...new Set([...liveRights.unseen, ...idleRights.unseen])].join('; ')}`,
+    );
+  } finally {
+    await idle.session.close();
   }
 }
 
@@ -332,6 +426,8 @@ const KNOWN_KEYS = new Set([
   'dbname',
   'masterarn',
   'ssl',
+  ALTERNATE_USERNAME,
+  ALTERNATE_PASSWORD,
 ]);
 
 /** The secret's shape, by key; values only for the keys that are not secret. */
@@ -344,6 +440,7 @@ function describeSecret(secret: DatabaseSecret): string {
     `${secret.host}:${secret.port}`,
     `user "${secret.username}"`,
     secret.dbname ? `dbname "${secret.dbname}"` : 'no dbname',
+    ...(secret.alternate ? [`alternate user "${secret.alternate.username}"`] : []),
     secret.ssl === undefined ? 'no "ssl" key (TLS_MODE decides)' : `"ssl": ${secret.ssl}`,
     ...Object.entries(secret.parameters).map(([k, v]) => `${k} "${v}"`),
     ...(others.length > 0 ? [`other keys kept as they are: ${others.join(', ')}`] : []),
@@ -371,13 +468,23 @@ async function login(
   engine: FunctionSpec['engine'],
   secret: DatabaseSecret,
   config: RotationConfig,
-  who: 'AWSCURRENT' | 'master',
+  who: 'AWSCURRENT' | 'master' | 'alternate',
   add: Add,
 ): Promise<Login | undefined> {
-  const section = who === 'master' ? 'master' : 'database';
+  const section = who === 'AWSCURRENT' ? 'database' : who;
   const plan = planTls(secret.ssl, config.tlsMode);
   const settings = connectionSettings(engine, secret, config, plan.tls);
-  const label = who === 'master' ? 'the master secret' : 'AWSCURRENT';
+  const label = {
+    AWSCURRENT: 'AWSCURRENT',
+    master: 'the master secret',
+    alternate: `AWSCURRENT's "${ALTERNATE_USERNAME}" and "${ALTERNATE_PASSWORD}"`,
+  }[who];
+  const fix = {
+    AWSCURRENT:
+      'the password was changed outside rotation; put the working password in the secret or set the database password to the AWSCURRENT value',
+    master: 'fix the master secret',
+    alternate: `the idle user's password was changed outside rotation, or it is locked; put its working password in "${ALTERNATE_PASSWORD}" or set its database password to that value`,
+  }[who];
   try {
     const session = await engine.connect(settings);
     add(section, 'login', 'pass', `${label} logs in as "${secret.username}"`);
@@ -410,7 +517,7 @@ async function login(
         section,
         'login',
         'fail',
-        `The database rejects the credentials of ${label} (user "${secret.username}"): ${who === 'master' ? 'fix the master secret' : 'the password was changed outside rotation; put the working password in the secret or set the database password to the AWSCURRENT value'}.${plain}`,
+        `The database rejects the credentials of ${label} (user "${secret.username}"): ${fix}.${plain}`,
       );
       return undefined;
     }

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import { escapeIdentifier, escapeLiteral } from 'pg';
+import type { PreflightReport } from '../../cli/preflight';
+import { runCli } from '../helpers/cli-runner';
 import { readEnvironment } from '../helpers/environment';
 import { setHandlerEnvironment } from '../helpers/handler-env';
 import {
@@ -30,6 +32,7 @@ const service = new RotationService(
   env.secretsManagerEndpoint,
   join(env.runDir, 'captured-logs', `pair-mode-${process.pid}.log`),
 );
+const logFile = join(env.runDir, 'captured-logs', `pair-mode-cli-${process.pid}.log`);
 const saved = { ...process.env };
 afterAll(() => {
   process.env = saved;
@@ -321,6 +324,80 @@ describe.each(targets.map((t) => [t.name, t] as const))('pair mode, %s', (_name,
       expect((await service.labels(arn)).AWSCURRENT).toBe(token);
     });
   }
+
+  describe('preflight (read-only)', () => {
+    async function preflight(arn: string) {
+      const run = await runCli(
+        [
+          'preflight',
+          '--secret-id',
+          arn,
+          '--json',
+          '--endpoint',
+          env.secretsManagerEndpoint,
+          ...(target.caFile ? ['--ca-file', target.caFile] : []),
+        ],
+        logFile,
+      );
+      const report = JSON.parse(run.stdout) as PreflightReport;
+      const check = (section: string, name: string) =>
+        report.checks.find((c) => c.section === section && c.check === name);
+      return { run, report, check };
+    }
+
+    it('checks both logins, that each may change its own password, and the parity; changes nothing', async () => {
+      const { blue, green, arn } = await newPair();
+      const before = await service.stages(arn);
+      const { run, report, check } = await preflight(arn);
+      expect(report.function).toBe(target.bundle);
+      expect(check('secret', 'pair')?.detail).toContain(`"${green.username}" (idle)`);
+      expect(check('database', 'login')?.status).toBe('pass');
+      expect(check('alternate', 'login')).toMatchObject({
+        status: 'pass',
+        detail: expect.stringContaining(`"${green.username}"`),
+      });
+      expect(check('alternate', 'privileges')?.status).not.toBe('fail');
+      expect(check('pair', 'parity')?.status).toBe('pass');
+      expect(check('pair', 'not compared')?.status).toBe('info');
+      expect(report.result).toBe('pass');
+      expect(run.status).toBe(0);
+      expect(run.stdout).not.toContain(green.password);
+      expect(await service.stages(arn)).toEqual(before);
+      expect(await target.canLogIn(blue.username, blue.password)).toBe(true);
+      expect(await target.canLogIn(green.username, green.password)).toBe(true);
+    });
+
+    if (target.revokeRight) {
+      const { revokeRight } = target;
+      it('fails the parity when the idle user lacks a right, naming it', async () => {
+        const { green, arn } = await newPair();
+        const words = await revokeRight(green.username);
+        const { report, check } = await preflight(arn);
+        expect(check('pair', 'parity')).toMatchObject({
+          status: 'fail',
+          detail: expect.stringMatching(words),
+        });
+        expect(report.result).toBe('fail');
+      });
+    }
+
+    it("fails when the idle user's password is wrong, naming the key", async () => {
+      const { blue, green } = await newPair();
+      const arn = await service.createSecret(
+        uniqueName('pair_bad'),
+        target.secretFor(blue.username, blue.password, {
+          alternate_username: green.username,
+          alternate_password: 'Not-the-password-1',
+        }),
+      );
+      const { report, check } = await preflight(arn);
+      expect(check('alternate', 'login')).toMatchObject({
+        status: 'fail',
+        detail: expect.stringContaining('"alternate_password"'),
+      });
+      expect(report.result).toBe('fail');
+    });
+  });
 
   describe('bad secrets: a clear error naming the key, and nothing changes', () => {
     async function expectCreateRefused(value: Value, words: RegExp) {
