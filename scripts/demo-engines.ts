@@ -33,12 +33,27 @@ export interface DemoServer {
   createUsers(say: (line: string) => void): Promise<void>;
   /** Logs in over verified TLS and says who the session is; `undefined` when refused. */
   whoAmI(username: string, password: string): Promise<string | undefined>;
+  /** Pair mode, where the demo shows it: two equal users, and an application's session. */
+  pair?: {
+    /** Creates demo_blue and demo_green with the same rights; prints each statement. */
+    createUsers(say: (line: string) => void): Promise<void>;
+    /** Logs in over verified TLS as the application would; `use` runs its query. */
+    openApp(username: string, password: string): Promise<DemoApp>;
+  };
+}
+
+/** An application's open session. */
+export interface DemoApp {
+  use(): Promise<void>;
+  close(): Promise<void>;
 }
 
 export const PASSWORDS = {
   demo_app: 'demo-app-initial-1',
   demo_rotator: 'demo-rotator-1',
   demo_service: 'demo-service-initial-1',
+  demo_blue: 'demo-blue-initial-1',
+  demo_green: 'demo-green-initial-1',
 } as const;
 
 export const DEMO_ENGINES = ['postgresql', 'mysql', 'mongodb'] as const;
@@ -147,6 +162,45 @@ async function startPostgres(c: StartContext): Promise<DemoServer> {
       } finally {
         await client.end().catch(() => undefined);
       }
+    },
+    pair: {
+      async createUsers(say) {
+        const admin = new Client({
+          host: server.host,
+          port: server.port,
+          user: server.superuser,
+          password: server.superuserPassword,
+          database: 'postgres',
+        });
+        await admin.connect();
+        try {
+          await runShown((sql) => admin.query(sql), say, [
+            `CREATE ROLE demo_blue LOGIN PASSWORD ${lit(PASSWORDS.demo_blue)}`,
+            `CREATE ROLE demo_green LOGIN PASSWORD ${lit(PASSWORDS.demo_green)}`,
+            'CREATE TABLE visits (at timestamptz DEFAULT now())',
+            'GRANT SELECT, INSERT ON visits TO demo_blue, demo_green',
+          ]);
+        } finally {
+          await admin.end();
+        }
+      },
+      async openApp(username, password) {
+        const client = new Client({
+          host: server.host,
+          port: server.port,
+          user: username,
+          password,
+          database: 'postgres',
+          ssl,
+        });
+        await client.connect();
+        return {
+          use: async () => {
+            await client.query('INSERT INTO visits DEFAULT VALUES');
+          },
+          close: () => client.end(),
+        };
+      },
     },
   };
 }

@@ -8,7 +8,8 @@
  *    at a time; installed into ~/.cache/rotation-lambdas/moto-venv if Python lacks it).
  * 2. Creates database users and their secrets.
  * 3. Runs the built CLI (dist/cli/index.js): preflight, then rotate, for single-user and twice for
- *    alternating users, through the built bundles.
+ *    alternating users, through the built bundles; on PostgreSQL, pair mode too, with an
+ *    application using the old version all through the rotation.
  * 4. Shows the labels and logs in with the new credentials (passwords are never printed).
  * 5. Stops both servers, checks that no process is left, and deletes everything it made.
  */
@@ -273,9 +274,65 @@ async function main(): Promise<void> {
     const clone = await prove(alternating, base);
     await rotateAlternating();
     await prove(alternating, clone);
+
+    if (server.pair) {
+      heading(
+        'Pair mode: demo_blue and demo_green, two equal users and no master; an application keeps working',
+      );
+      await server.pair.createUsers(say);
+      await create('demo/pair', {
+        ...connection,
+        username: 'demo_blue',
+        password: PASSWORDS.demo_blue,
+        alternate_username: 'demo_green',
+        alternate_password: PASSWORDS.demo_green,
+      });
+      await expectCli(['preflight', '--secret-id', 'demo/pair', ...common], cliEnv);
+      const held = await current('demo/pair');
+      say(`The application reads the secret once and holds ${held.username}'s credentials.`);
+      const pairRotation = () =>
+        expectCli(
+          [
+            'rotate',
+            '--secret-id',
+            'demo/pair',
+            '--function',
+            `${server.functionPrefix}-single-user`,
+            ...common,
+          ],
+          cliEnv,
+        );
+      const app = await server.pair.openApp(held.username, held.password);
+      try {
+        const traffic = await whileRunning(pairRotation, async () => {
+          await app.use();
+          // A new connection with the credentials it read before the rotation, as a pool opens.
+          const fresh = await server.pair?.openApp(held.username, held.password);
+          await fresh?.use();
+          await fresh?.close();
+        });
+        say(
+          `ok: all through the rotation the application kept working with the version it read before: ${traffic.ok} queries on its open session and as many new logins, ${traffic.failed} failed`,
+        );
+        if (traffic.failed > 0 || traffic.ok === 0) {
+          throw new Error(`the application failed ${traffic.failed} times during the rotation`);
+        }
+      } finally {
+        await app.close();
+      }
+      const green = await prove('demo/pair');
+      if (green.username !== 'demo_green') throw new Error('pair mode did not promote demo_green');
+      const still = await server.whoAmI(held.username, held.password);
+      if (!still) throw new Error(`${held.username} no longer logs in after the rotation`);
+      say(
+        `ok: ${held.username} still logs in with the old version (untouched until the next rotation)`,
+      );
+    }
     sm.destroy();
     heading(
-      'Done: both strategies rotated through the built bundles, and the new credentials log in',
+      server.pair
+        ? 'Done: single-user, alternating users and pair mode rotated through the built bundles, and the new credentials log in'
+        : 'Done: both strategies rotated through the built bundles, and the new credentials log in',
     );
   } catch (error) {
     // The failure is what the user must see; a cleanup that fails after it is said as well.
@@ -285,6 +342,36 @@ async function main(): Promise<void> {
     throw error;
   }
   await cleanup();
+}
+
+/** Runs `work` over and over until `task` ends; counts the runs that worked and that failed. */
+async function whileRunning(
+  task: () => Promise<void>,
+  work: () => Promise<void>,
+): Promise<{ ok: number; failed: number }> {
+  const counts = { ok: 0, failed: 0 };
+  let done = false;
+  const loop = (async () => {
+    while (!done) {
+      await work().then(
+        () => {
+          counts.ok += 1;
+        },
+        (error: unknown) => {
+          counts.failed += 1;
+          say(`  the application failed: ${errorMessage(error)}`);
+        },
+      );
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  try {
+    await task();
+  } finally {
+    done = true;
+    await loop;
+  }
+  return counts;
 }
 
 /** Stops the servers, deletes the run directory, and checks that no process of ours is left. */
