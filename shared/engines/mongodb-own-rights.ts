@@ -29,6 +29,10 @@
  * access list), and what Atlas keeps outside the server (a database user's cluster scopes and
  * expiry). Where the server does not report a part (below), that part is listed as unseen instead.
  *
+ * DocumentDB stores and authorizes its users in `admin`. Which of these fields it answers is not
+ * checked against a DocumentDB server: a missing field becomes an unseen entry, a refused usersInfo
+ * too, and only a refused connectionStatus (with and without showPrivileges) is an error.
+ *
  * FerretDB 1.x, the local stand-in, stores no roles (createUser refuses any), enforces none, and
  * ignores authentication restrictions (createUser accepts them and keeps nothing): connectionStatus
  * answers `authenticatedUserRoles: []` and no `authenticatedUserPrivileges` at all, usersInfo no
