@@ -6,7 +6,6 @@ import {
   IdleUserDisabledError,
   isErrorLike,
   type RotationError,
-  UnsupportedServerError,
 } from '../errors';
 import {
   type AlternatingUsers,
@@ -21,6 +20,7 @@ import {
   type SessionInspection,
 } from './engine';
 import { inspectMongo } from './mongodb-inspect';
+import { readOwnRights } from './mongodb-own-rights';
 import {
   differences,
   restrictionsBlocker,
@@ -249,9 +249,13 @@ class MongoSession implements DatabaseSession {
     return inspectMongo(this.client, this.settings, request, isDocumentDb(this.settings));
   }
 
-  /** Pair mode's parity check: not yet on this engine. */
-  public async ownRights(): Promise<OwnRights> {
-    throw new UnsupportedServerError('pair mode is not yet available on this engine');
+  /** Pair mode's parity check, in the user's authentication database: see mongodb-own-rights.ts. */
+  public ownRights(pair: { partner: string }): Promise<OwnRights> {
+    return readOwnRights((database, command, name) => this.command(database, command, name), {
+      username: this.settings.username,
+      database: this.settings.database ?? 'admin',
+      partner: pair.partner,
+    });
   }
 
   public async close(): Promise<void> {

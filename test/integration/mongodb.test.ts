@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import type { Document } from 'mongodb';
+import { mongodb } from '../../shared/engines/mongodb';
+import { compareRights } from '../../shared/strategies/pair';
 import { type MongoServer, readEnvironment } from '../helpers/environment';
 import { setHandlerEnvironment } from '../helpers/handler-env';
 import {
@@ -135,6 +137,150 @@ describe.each(env.mongodb.map((s) => [s.name, s] as const))('%s', (_name, server
       const user = await newUser();
       await service.testOnly(singleUser, user.arn);
       expect(await mongoCanLogIn(server, user)).toBe(true);
+    });
+  });
+
+  describe('pair mode', () => {
+    const appRoles = [{ role: 'readWrite', db: appDb }];
+
+    /**
+     * Two users a DBA made equal: the same roles (on MongoDB, readWrite and one shared role with
+     * changeOwnPassword; FerretDB 1.x takes no roles) and `extra` fields for the second.
+     */
+    async function makePair(extra: Document = {}) {
+      const blue = { username: uniqueName('blue'), password: 'Blue-password-1', database: appDb };
+      const green = {
+        username: uniqueName('green'),
+        password: 'Green-password-1',
+        database: appDb,
+      };
+      let roles: Document[] = [];
+      if (server.supportsRoles) {
+        const ownPassword = uniqueName('own_password');
+        await mongoCommand(server, admin, appDb, {
+          createRole: ownPassword,
+          privileges: [{ resource: { db: appDb, collection: '' }, actions: ['changeOwnPassword'] }],
+          roles: [],
+        });
+        roles = [...appRoles, { role: ownPassword, db: appDb }];
+      }
+      for (const [user, fields] of [
+        [blue, {}],
+        [green, extra],
+      ] as const) {
+        await mongoCommand(server, admin, appDb, {
+          createUser: user.username,
+          pwd: user.password,
+          roles,
+          ...fields,
+        });
+      }
+      return { blue, green };
+    }
+
+    /** The adapter's ownRights, logged in as `user` (what testSecret reads for each of the two). */
+    async function ownRights(user: MongoLogin, partner: string) {
+      const session = await mongodb.connect({
+        host: server.host,
+        port: server.port,
+        username: user.username,
+        password: user.password,
+        database: user.database,
+        tls: server.caFile ? 'verify-full' : 'disable',
+        connectTimeoutMs: 5000,
+        statementTimeoutMs: 15_000,
+        flavor: 'mongo',
+        parameters: {},
+      });
+      try {
+        return await session.ownRights({ partner });
+      } finally {
+        await session.close();
+      }
+    }
+
+    it('ownRights reads what each user may do in its own session, naming neither user', async () => {
+      const { blue, green } = await makePair();
+      const live = await ownRights(blue, green.username);
+      const idle = await ownRights(green, blue.username);
+      expect(compareRights(live.rights, idle.rights)).toEqual({ lacking: [], extra: [] });
+      for (const rights of [live, idle]) {
+        expect(JSON.stringify(rights)).not.toContain(blue.username);
+        expect(JSON.stringify(rights)).not.toContain(green.username);
+      }
+      if (!server.supportsRoles) {
+        // FerretDB 1.x: connectionStatus lists no roles and no privileges at all, usersInfo no
+        // restrictions, so every user has the same (empty) list and the parity check proves
+        // nothing here; it says so instead of failing.
+        expect(live.rights).toEqual([]);
+        expect(live.unseen).toEqual(
+          expect.arrayContaining([
+            expect.stringContaining('the server reported no roles and listed no privileges'),
+            expect.stringContaining('its authentication restrictions: the server did not report'),
+          ]),
+        );
+        return;
+      }
+      expect(live.rights).toEqual(
+        expect.arrayContaining([
+          `role readWrite@${appDb}`,
+          'no authentication restrictions of its own',
+          expect.stringMatching(new RegExp(`(^|,)insert,.* on database "${appDb}" `)),
+        ]),
+      );
+      expect(live.unseen).not.toEqual(
+        expect.arrayContaining([expect.stringContaining('did not report')]),
+      );
+    });
+
+    it('ownRights tells a missing role and a narrower authentication restriction (MongoDB; FerretDB ignores both)', async () => {
+      // FerretDB 1.x accepts authenticationRestrictions in createUser and keeps nothing.
+      const anywhere = [{ clientSource: ['0.0.0.0/0', '::/0'] }];
+      const { blue, green } = await makePair({ authenticationRestrictions: anywhere });
+      const differs = compareRights(
+        (await ownRights(blue, green.username)).rights,
+        (await ownRights(green, blue.username)).rights,
+      );
+      if (!server.supportsRoles) {
+        expect(differs).toEqual({ lacking: [], extra: [] });
+        return;
+      }
+      expect(differs.lacking).toEqual(['no authentication restrictions of its own']);
+      await mongoCommand(server, admin, appDb, {
+        revokeRolesFromUser: green.username,
+        roles: appRoles,
+      });
+      const after = compareRights(
+        (await ownRights(blue, green.username)).rights,
+        (await ownRights(green, blue.username)).rights,
+      );
+      expect(after.lacking).toEqual(
+        expect.arrayContaining([
+          `role readWrite@${appDb}`,
+          'no authentication restrictions of its own',
+        ]),
+      );
+    });
+
+    it('rotates a pair: the idle user gets the new password and becomes live, the live one stays as it was', async () => {
+      const { blue, green } = await makePair();
+      const arn = await service.createSecret(
+        uniqueName('secret'),
+        secretFor(blue.username, blue.password, {
+          alternate_username: green.username,
+          alternate_password: green.password,
+        }),
+      );
+      await service.rotate(singleUser, arn);
+      const current = await service.value(arn, 'AWSCURRENT');
+      expect(current).toMatchObject({
+        username: green.username,
+        alternate_username: blue.username,
+        alternate_password: blue.password,
+      });
+      expect(await mongoCanLogIn(server, login(current))).toBe(true);
+      expect(await mongoCanLogIn(server, green)).toBe(false);
+      expect(await mongoCanLogIn(server, blue)).toBe(true);
     });
   });
 

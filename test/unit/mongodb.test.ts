@@ -1,12 +1,20 @@
+import type { Document } from 'mongodb';
 import type { ConnectionSettings } from '../../shared/engines/engine';
 import { clientOptions, isDocumentDb, mongodb } from '../../shared/engines/mongodb';
+import {
+  describeResource,
+  type MongoRun,
+  readOwnRights,
+} from '../../shared/engines/mongodb-own-rights';
 import {
   differences,
   restrictionsBlocker,
   toUserInfo,
   userDifferences,
 } from '../../shared/engines/mongodb-users';
+import { DatabaseStatementError } from '../../shared/errors';
 import { parseDatabaseSecret } from '../../shared/secrets/database-secret';
+import { compareRights } from '../../shared/strategies/pair';
 
 const settings = (overrides: Partial<ConnectionSettings> = {}): ConnectionSettings => ({
   host: 'db.example.com',
@@ -167,5 +175,355 @@ describe('clone differences', () => {
     expect(restrictionsBlocker(user([], narrow), user([], narrow), names)).toBeUndefined();
     // Removing restrictions from the live clone narrows nothing.
     expect(restrictionsBlocker(user([]), user([], narrow), names)).toBeUndefined();
+  });
+});
+
+describe('ownRights (pair mode), from what each user reads about itself', () => {
+  // The built-in readWrite role's privileges on database "app" (MongoDB 7.0's built-in roles:
+  // readWrite's actions on the database and on its system.js collection).
+  const readActions = [
+    'changeStream',
+    'collStats',
+    'dbHash',
+    'dbStats',
+    'find',
+    'killCursors',
+    'listCollections',
+    'listIndexes',
+    'planCacheRead',
+  ];
+  const readWriteActions = [
+    ...readActions,
+    'compactStructuredEncryptionData',
+    'convertToCapped',
+    'createCollection',
+    'createIndex',
+    'dropCollection',
+    'dropIndex',
+    'insert',
+    'remove',
+    'renameCollectionSameDB',
+    'update',
+  ];
+  const readWrite = {
+    roles: [{ role: 'readWrite', db: 'app' }],
+    privileges: [
+      { resource: { db: 'app', collection: '' }, actions: readWriteActions },
+      { resource: { db: 'app', collection: 'system.js' }, actions: readWriteActions },
+    ],
+  };
+
+  interface Grants {
+    /** Direct roles (usersInfo `roles`). */
+    roles: Document[];
+    /** Roles through those roles, if any, beyond the direct ones. */
+    through?: Document[];
+    privileges: Document[];
+    restrictions?: Document[];
+    inheritedRestrictions?: Document[];
+  }
+
+  /**
+   * A session's replies, shaped as MongoDB documents them:
+   * connectionStatus, https://www.mongodb.com/docs/manual/reference/command/connectionStatus/
+   * ("Output": authInfo.authenticatedUsers, authenticatedUserRoles, authenticatedUserPrivileges
+   * with resource and actions); usersInfo, https://www.mongodb.com/docs/manual/reference/command/usersInfo/
+   * ("Output": _id, userId, user, db, mechanisms, customData, roles, inheritedRoles,
+   * inheritedPrivileges, inheritedAuthenticationRestrictions, authenticationRestrictions).
+   * Every user gets a different userId and custom data: neither is a right.
+   */
+  function mongoReplies(user: string, grants: Grants): MongoRun & { calls: Document[] } {
+    const all = [...grants.roles, ...(grants.through ?? [])];
+    const calls: Document[] = [];
+    const run = async (_database: string, command: Document) => {
+      calls.push(command);
+      if ('connectionStatus' in command) {
+        return {
+          authInfo: {
+            authenticatedUsers: [{ user, db: 'app' }],
+            authenticatedUserRoles: all,
+            ...(command.showPrivileges ? { authenticatedUserPrivileges: grants.privileges } : {}),
+          },
+          ok: 1,
+        };
+      }
+      return {
+        users: [
+          {
+            _id: `app.${user}`,
+            userId: `uuid-of-${user}`,
+            user,
+            db: 'app',
+            mechanisms: ['SCRAM-SHA-1', 'SCRAM-SHA-256'],
+            customData: { owner: user },
+            roles: grants.roles,
+            inheritedRoles: all,
+            inheritedPrivileges: grants.privileges,
+            inheritedAuthenticationRestrictions: grants.inheritedRestrictions ?? [],
+            authenticationRestrictions: grants.restrictions ?? [],
+          },
+        ],
+        ok: 1,
+      };
+    };
+    return Object.assign(run, { calls });
+  }
+
+  const pair = { live: 'app_blue', idle: 'app_green' };
+  const read = (user: string, partner: string, grants: Grants) =>
+    readOwnRights(mongoReplies(user, grants), { username: user, database: 'app', partner });
+  /** The live and the idle user's lists, compared as the pair strategy does. */
+  async function compare(live: Grants, idle: Grants) {
+    const a = await read(pair.live, pair.idle, live);
+    const b = await read(pair.idle, pair.live, idle);
+    return { live: a, idle: b, ...compareRights(a.rights, b.rights) };
+  }
+
+  it('gives equal lists for equal users, whatever their names, ids, custom data and order', async () => {
+    const shuffled: Grants = {
+      roles: [...readWrite.roles],
+      privileges: readWrite.privileges
+        .map((p) => ({ resource: p.resource, actions: [...p.actions].reverse() }))
+        .reverse(),
+    };
+    const result = await compare(readWrite, shuffled);
+    expect(result.live.rights).toEqual(result.idle.rights);
+    expect(result).toMatchObject({ lacking: [], extra: [] });
+    expect(result.live.rights).toEqual([
+      `${[...readWriteActions].sort().join(',')} on collection "system.js" of database "app"`,
+      `${[...readWriteActions].sort().join(',')} on database "app" (non-system collections)`,
+      'no authentication restrictions of its own',
+      'role readWrite@app',
+    ]);
+  });
+
+  it('names a role the idle user lacks, direct or through another role', async () => {
+    const reporting = {
+      resource: { db: 'reporting', collection: '' },
+      actions: readActions,
+    };
+    const live: Grants = {
+      roles: [...readWrite.roles, { role: 'analyst', db: 'app' }],
+      through: [{ role: 'read', db: 'reporting' }],
+      privileges: [...readWrite.privileges, reporting],
+    };
+    const { lacking, extra } = await compare(live, readWrite);
+    expect(lacking).toEqual([
+      `${[...readActions].sort().join(',')} on database "reporting" (non-system collections)`,
+      'role analyst@app',
+      'role read@reporting',
+    ]);
+    expect(extra).toEqual([]);
+  });
+
+  it('counts a role had directly and through another role once: what the user may do is equal', async () => {
+    const direct = await read(pair.live, pair.idle, {
+      roles: [
+        { role: 'analyst', db: 'app' },
+        { role: 'read', db: 'reporting' },
+      ],
+      privileges: [],
+    });
+    const through = await read(pair.idle, pair.live, {
+      roles: [{ role: 'analyst', db: 'app' }],
+      through: [{ role: 'read', db: 'reporting' }],
+      privileges: [],
+    });
+    expect(direct.rights).toEqual(through.rights);
+  });
+
+  it('names the resource where the idle user lacks an action, and warns of one it has beyond', async () => {
+    const narrower: Grants = {
+      roles: readWrite.roles,
+      privileges: [
+        {
+          resource: { db: 'app', collection: '' },
+          actions: readWriteActions.filter((a) => a !== 'remove'),
+        },
+        readWrite.privileges[1] as Document,
+      ],
+    };
+    const { lacking, extra } = await compare(readWrite, narrower);
+    expect(lacking).toEqual([
+      expect.stringMatching(/,remove,.* on database "app" \(non-system collections\)$/),
+    ]);
+    expect(extra).toEqual([expect.not.stringContaining('remove')]);
+    expect(extra[0]).toMatch(/ on database "app" \(non-system collections\)$/);
+  });
+
+  it('tells authentication restrictions apart, in either direction and through roles', async () => {
+    const office = { clientSource: ['10.0.0.0/8', '192.0.2.7'], serverAddress: ['10.1.0.1'] };
+    const restricted = { ...readWrite, restrictions: [office] };
+    // Restricting the idle user more than the live one is refused…
+    expect((await compare(readWrite, restricted)).lacking).toEqual([
+      'no authentication restrictions of its own',
+    ]);
+    // …and so is a different restriction, or none where the live user has one.
+    const elsewhere = { ...readWrite, restrictions: [{ clientSource: ['198.51.100.0/24'] }] };
+    expect((await compare(restricted, elsewhere)).lacking).toEqual([
+      'authentication restriction {"clientSource":["10.0.0.0/8","192.0.2.7"],"serverAddress":["10.1.0.1"]}',
+    ]);
+    expect((await compare(restricted, readWrite)).lacking).toHaveLength(1);
+    // The same restriction written in another order is the same line.
+    const reordered = {
+      ...readWrite,
+      restrictions: [{ serverAddress: ['10.1.0.1'], clientSource: ['192.0.2.7', '10.0.0.0/8'] }],
+    };
+    expect(await compare(restricted, reordered)).toMatchObject({ lacking: [], extra: [] });
+    // A role's restrictions (usersInfo lists each role's set as one entry).
+    const viaRole = { ...readWrite, inheritedRestrictions: [[{ clientSource: ['10.0.0.0/8'] }]] };
+    expect((await compare(viaRole, readWrite)).lacking).toEqual([
+      'authentication restriction through its roles [{"clientSource":["10.0.0.0/8"]}]',
+    ]);
+  });
+
+  it('never names either user of the pair, even in a role named after one of them', async () => {
+    const named: Grants = {
+      roles: [
+        { role: pair.live, db: 'app' },
+        { role: pair.idle, db: 'app' },
+      ],
+      privileges: [{ resource: { db: 'app', collection: '' }, actions: ['changeOwnPassword'] }],
+    };
+    const { live, idle, lacking, extra } = await compare(named, named);
+    for (const rights of [live, idle]) {
+      const text = JSON.stringify(rights);
+      expect(text).not.toContain(pair.live);
+      expect(text).not.toContain(pair.idle);
+    }
+    expect(live.rights).toContain('role (named after a user of the pair)@app');
+    expect({ lacking, extra }).toEqual({ lacking: [], extra: [] });
+  });
+
+  it('reads only what a user may read about itself: connectionStatus and usersInfo on its own user', async () => {
+    const run = mongoReplies(pair.live, readWrite);
+    await readOwnRights(run, { username: pair.live, database: 'app', partner: pair.idle });
+    expect(run.calls).toEqual([
+      { connectionStatus: 1, showPrivileges: true },
+      {
+        usersInfo: { user: pair.live, db: 'app' },
+        showPrivileges: true,
+        showAuthenticationRestrictions: true,
+      },
+    ]);
+  });
+
+  it('leaves the restrictions unseen when usersInfo is refused (MongoDB Atlas), without naming the user', async () => {
+    const replies = mongoReplies(pair.live, readWrite);
+    const refused: MongoRun = async (database, command, name) => {
+      if ('usersInfo' in command) {
+        throw new DatabaseStatementError(
+          `MongoDB refused usersInfo in database "app" as user "${pair.live}": not authorized (code 13)`,
+          {
+            cause: Object.assign(new Error('not authorized'), {
+              code: 13,
+              codeName: 'Unauthorized',
+            }),
+          },
+        );
+      }
+      return replies(database, command, name);
+    };
+    const result = await readOwnRights(refused, {
+      username: pair.live,
+      database: 'app',
+      partner: pair.idle,
+    });
+    expect(result.rights).toContain('role readWrite@app');
+    expect(result.rights.some((l) => l.includes('authentication restriction'))).toBe(false);
+    expect(result.unseen).toContain(
+      'its authentication restrictions: the server refused usersInfo on the user itself (code 13 Unauthorized)',
+    );
+    expect(JSON.stringify(result)).not.toContain(pair.live);
+  });
+
+  it('keeps the roles when the server takes connectionStatus but not showPrivileges', async () => {
+    const replies = mongoReplies(pair.live, readWrite);
+    const noShow: MongoRun = async (database, command, name) => {
+      if (command.showPrivileges === true && 'connectionStatus' in command) {
+        throw new DatabaseStatementError('MongoDB refused connectionStatus', {
+          cause: Object.assign(new Error('unknown field'), { code: 40415 }),
+        });
+      }
+      return replies(database, command, name);
+    };
+    const result = await readOwnRights(noShow, {
+      username: pair.live,
+      database: 'app',
+      partner: pair.idle,
+    });
+    expect(result.rights).toContain('role readWrite@app');
+    // usersInfo's inheritedPrivileges still say what the roles grant.
+    expect(result.rights).toContain(
+      `${[...readWriteActions].sort().join(',')} on database "app" (non-system collections)`,
+    );
+  });
+
+  it('throws when the server has no connectionStatus at all', async () => {
+    const missing: MongoRun = async () => {
+      throw new DatabaseStatementError(
+        'MongoDB refused connectionStatus: no such command (code 59)',
+      );
+    };
+    await expect(
+      readOwnRights(missing, { username: 'u', database: 'app', partner: 'v' }),
+    ).rejects.toThrow('no such command');
+  });
+
+  it("says what it could not see on a server without roles (FerretDB 1.x's replies)", async () => {
+    // What FerretDB 1.24 answers (test/integration/mongodb.test.ts checks it against the server).
+    const ferret: MongoRun = async (_database, command) =>
+      'connectionStatus' in command
+        ? {
+            authInfo: {
+              authenticatedUsers: [{ user: 'u', db: 'app' }],
+              authenticatedUserRoles: [],
+            },
+            ok: 1,
+          }
+        : {
+            users: [
+              {
+                _id: 'app.u',
+                user: 'u',
+                db: 'app',
+                roles: [],
+                userId: 'x',
+                mechanisms: ['SCRAM-SHA-256'],
+              },
+            ],
+            ok: 1,
+          };
+    const result = await readOwnRights(ferret, { username: 'u', database: 'app', partner: 'v' });
+    expect(result.rights).toEqual([]);
+    expect(result.unseen).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('the server reported no roles and listed no privileges'),
+        expect.stringContaining('its authentication restrictions: the server did not report them'),
+      ]),
+    );
+  });
+
+  it('describes every kind of resource', () => {
+    expect(describeResource({ db: 'app', collection: 'orders' })).toBe(
+      'collection "orders" of database "app"',
+    );
+    expect(describeResource({ db: '', collection: 'system.js' })).toBe(
+      'collection "system.js" of every database',
+    );
+    expect(describeResource({ db: '', collection: '' })).toBe(
+      'every database (non-system collections)',
+    );
+    expect(describeResource({ cluster: true })).toBe('the cluster');
+    expect(describeResource({ anyResource: true })).toBe('any resource');
+    expect(describeResource({ db: '', system_buckets: '' })).toBe(
+      'the buckets of every time series collection of every database',
+    );
+    expect(describeResource({ db: 'app', system_buckets: 'm' })).toBe(
+      'the buckets of time series "m" of database "app"',
+    );
+    expect(describeResource({ cluster: false, db: 'x' })).toBe(
+      'resource {"cluster":false,"db":"x"}',
+    );
   });
 });
