@@ -487,7 +487,7 @@ async function login(
   }[who];
   try {
     const session = await engine.connect(settings);
-    add(section, 'login', 'pass', `${label} logs in as "${secret.username}"`);
+    add(section, 'login', 'pass', `${label} ${who === 'alternate' ? 'log' : 'logs'} in as "${secret.username}"`);
     return { session, tls: plan.tls };
   } catch (error) {
     if (error instanceof DatabaseUnreachableError && error.tlsFailure) {

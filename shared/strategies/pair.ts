@@ -107,6 +107,12 @@ export const pairMode = {
           `Give "${pending.username}" the same rights (the README's "Pair mode" shows how), then finish the rotation: \`rotate --resume\`, or RotateSecret again.`,
       );
     }
+    const unseen = [...new Set([...live.unseen, ...candidate.unseen])];
+    logger.info('Pair parity checked: the idle user may do everything the live one may', {
+      user: pending.username,
+      compared: live.rights.length,
+      notCompared: unseen.join('; '),
+    });
     if (extra.length > 0) {
       logger.warn('The idle user of the pair can do more than the live one', {
         user: pending.username,
