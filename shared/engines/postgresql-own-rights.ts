@@ -3,7 +3,8 @@
  * session from what every user may read (pg_roles, pg_auth_members, the privilege inquiry
  * functions), so neither user of a pair needs a right for it. Each right is one line that names
  * neither user of the pair, so the two users' lists compare as text:
- * - the role attributes, the connection limit and password expiry, and the role's own settings;
+ * - the role attributes, the connection limit and password expiry, and the role's own settings
+ *   (every database's and each database's);
  * - every role it is a member of, directly or not, besides the other user of the pair: whether it
  *   inherits its privileges, may SET ROLE to it, and holds ADMIN OPTION on it (directly);
  * - its effective privileges (its own, and those inherited) on every database, and on every
@@ -66,6 +67,12 @@ export async function readOwnRights(query: PgQuery, partner: string): Promise<Ow
     )),
     ...(await lines(
       `SELECT 'setting ' || s AS line FROM pg_roles, unnest(rolconfig) s WHERE rolname = session_user`,
+    )),
+    // Per database (ALTER ROLE … IN DATABASE … SET): the catalog every role may read.
+    ...(await lines(
+      `SELECT 'setting ' || s || ' in DATABASE ' || quote_ident(d.datname) AS line
+       FROM pg_db_role_setting rs JOIN pg_database d ON d.oid = rs.setdatabase, unnest(rs.setconfig) s
+       WHERE rs.setrole = (SELECT oid FROM pg_roles WHERE rolname = session_user)`,
     )),
     // Memberships, direct or not, except of the login role itself and of the other user.
     ...(await lines(
