@@ -234,6 +234,35 @@ describe('the parity check (testSecret)', () => {
   });
 });
 
+it.each([
+  ['as written', (p: string) => p],
+  ['SQL-quoted', (p: string) => `'${p.replace(/'/g, "''")}'`],
+  ['URL-encoded', (p: string) => encodeURIComponent(p)],
+  ['JSON-escaped', (p: string) => JSON.stringify(p)],
+  ['cut to 12 characters', (p: string) => p.slice(3, 15)],
+])('scrubs alternate_password %s when a driver echoes it back', async (_how, form) => {
+  const hostile = `gr"een'password/with%odd-${'x'.repeat(8)}`;
+  db.users.set('green', hostile);
+  const arn = pairSecret({ alternate_password: hostile });
+  sm.startRotation(arn, TOKEN);
+  await step('createSecret', arn);
+  const connect = db.engine.connect;
+  db.engine.connect = async (settings) => {
+    if (settings.username === 'green')
+      throw new Error(`driver says: bad password ${form(hostile)}`);
+    return connect(settings);
+  };
+  const handler = createRotationHandler({ engine: db.engine, strategy: singleUser });
+  const run = await captureOutput(() =>
+    handler({ Step: 'setSecret', SecretId: arn, ClientRequestToken: TOKEN }),
+  );
+  expect(String((run.error as Error).message)).toContain('[REDACTED]');
+  for (const text of [String((run.error as Error).message), run.output]) {
+    expect(text).not.toContain(form(hostile));
+    expect(text).not.toContain(hostile.slice(3, 15));
+  }
+});
+
 it('the alternating-users function refuses a pair secret, pointing at single-user', async () => {
   const arn = pairSecret({ masterarn: 'arn:aws:secretsmanager:us-east-1:1:secret:m' });
   sm.startRotation(arn, TOKEN);
