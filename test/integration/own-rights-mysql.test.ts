@@ -385,9 +385,11 @@ describe.each(servers.map((server) => [server.name, server] as const))(
                   const targets = applied.to === 'both' ? [a, b] : applied.to === 'a' ? [a] : [b];
                   for (const target of targets) {
                     const other = target === a ? b : a;
-                    trace.push(
-                      `${index + 1}. ${applied.change.sql.replace(T, target === a ? 'A' : 'B').replace(O, target === a ? 'B' : 'A')} (as ${applied.change.as})${await apply(applied.change, target, other)}`,
-                    );
+                    const done = await apply(applied.change, target, other);
+                    const named = done.sql
+                      .replaceAll(`${lit(a.username)}@'%'`, 'A')
+                      .replaceAll(`${lit(b.username)}@'%'`, 'B');
+                    trace.push(`${index + 1}. ${named} (as ${applied.change.as})${done.note}`);
                   }
                   previous = applied;
                 } else {
@@ -409,8 +411,12 @@ describe.each(servers.map((server) => [server.name, server] as const))(
       10 * 60_000,
     );
 
-    /** Runs one change on `target`; returns a note when it had nothing to do. */
-    async function apply(change: Change, target: MysqlLogin, other: MysqlLogin): Promise<string> {
+    /** Runs one change on `target`: the statement, and a note when it had nothing to do. */
+    async function apply(
+      change: Change,
+      target: MysqlLogin,
+      other: MysqlLogin,
+    ): Promise<{ sql: string; note: string }> {
       const sql = change.sql
         .replaceAll(T, `${lit(target.username)}@'%'`)
         .replaceAll(O, `${lit(other.username)}@'%'`)
@@ -421,10 +427,12 @@ describe.each(servers.map((server) => [server.name, server] as const))(
       const login = change.as === 'root' ? root : change.as === 'other' ? other : proxied;
       try {
         await mysqlRun(server, login, sql);
-        return '';
+        return { sql, note: '' };
       } catch (error) {
         const errno = (error as { errno?: number }).errno;
-        if (errno !== undefined && NOTHING_TO_DO.has(errno)) return ` → nothing to do (${errno})`;
+        if (errno !== undefined && NOTHING_TO_DO.has(errno)) {
+          return { sql, note: ` → nothing to do (${errno})` };
+        }
         throw new Error(`the generated change failed: ${sql}: ${(error as Error).message}`);
       }
     }
