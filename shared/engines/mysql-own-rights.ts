@@ -3,9 +3,10 @@
  * session from what every account may read about itself, so neither user of a pair needs a
  * privilege for it (no SELECT on the `mysql` schema):
  * - `SHOW GRANTS FOR` the account itself, named as CURRENT_USER() gives it. Not `FOR
- *   CURRENT_USER()`: on MySQL that merges in the privileges of the session's active roles, so it
- *   would depend on the default roles twice over;
- * - `SHOW CREATE USER` of the account itself, which MySQL 8+ and MariaDB 10.4+ allow for oneself;
+ *   CURRENT_USER()`: on MySQL that merges in the privileges of the roles active in the session,
+ *   so a default role's grants would show as the user's own;
+ * - `SHOW CREATE USER` of the account itself, which both allow for oneself without a privilege
+ *   (verified on MySQL 9.7, MariaDB 10.11 and 11.8);
  * - information_schema's USER_PRIVILEGES, SCHEMA_PRIVILEGES and TABLE_PRIVILEGES, filtered to the
  *   account, only to spell out an `ALL PRIVILEGES` of SHOW GRANTS as the privileges it stands for.
  * Each right is one line that names neither user of the pair (either one, in a role or a PROXY
@@ -27,8 +28,9 @@
  *   PASSWORD_LOCK_TIME.
  * Left out by design: the account's own name and host; its authentication (plugin, and the
  * password hash, which MariaDB shows a user about itself, and MySQL to a user who may read
- * mysql.user); comments and attributes; whether the password has expired now. A SHOW GRANTS line
- * or account option it does not know is kept as a line, its string literals blanked.
+ * mysql.user); comments and attributes; whether the password has expired now; what every account
+ * gets alike (MariaDB's PUBLIC, MySQL's mandatory_roles, server-wide max_password_errors). A SHOW
+ * GRANTS line or account option it does not know is kept as a line, its string literals blanked.
  * It cannot see what MYSQL_UNSEEN lists.
  */
 import mysql2 from 'mysql2/promise';
@@ -52,7 +54,7 @@ export type MysqlQuery = (sql: string, verb?: string) => Promise<Row[]>;
 
 export const MYSQL_UNSEEN = [
   'accounts of the same user name at other hosts, and which hosts each user is defined at (which addresses it may log in from)',
-  'what the granted roles allow (roles compare by name)',
+  'what the granted roles allow: roles compare by name, so a privilege one user holds directly and the other through a role shows as a difference',
   'objects the user is the DEFINER of (views, routines, triggers and events run with their definer’s rights)',
   'the authentication method, comments and attributes, an expired password, and temporary failed-login locks',
 ];
