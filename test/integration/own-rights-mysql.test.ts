@@ -229,8 +229,11 @@ describe.each(servers.map((server) => [server.name, server] as const))(
         `CREATE PROCEDURE IF NOT EXISTS ${ident(db)}.p1() SELECT 1`,
         `CREATE ROLE IF NOT EXISTS ${roles[0]}`,
         `CREATE ROLE IF NOT EXISTS ${roles[1]}`,
-        `GRANT SELECT ON ${ident(db)}.t TO ${roles[0]}`,
-        `GRANT INSERT ON ${ident(db)}.* TO ${roles[1]}`,
+        // What the roles grant, neither user holds directly at the start: were a role's grants read
+        // as the user's own (SHOW GRANTS FOR CURRENT_USER() on MySQL merges the active roles'), a
+        // change of default roles would show as privileges the root view does not.
+        `GRANT UPDATE ON ${ident(db)}.t TO ${roles[0]}`,
+        `GRANT DELETE ON ${ident(db)}.* TO ${roles[1]}`,
         `CREATE USER IF NOT EXISTS ${lit(proxied.username)}@'%' IDENTIFIED BY ${lit(proxied.password)}`,
       );
       if (flavor === 'mysql') {
@@ -363,6 +366,7 @@ describe.each(servers.map((server) => [server.name, server] as const))(
               `CREATE USER ${lit(user.username)}@'%' IDENTIFIED BY ${lit(user.password)}`,
               `GRANT SELECT ON ${ident(db)}.t TO ${lit(user.username)}@'%'`,
               `GRANT ${roles[0]} TO ${lit(user.username)}@'%'`,
+              `GRANT ${roles[1]} TO ${lit(user.username)}@'%'`,
               `SET DEFAULT ROLE ${roles[0]} ${flavor === 'mysql' ? 'TO' : 'FOR'} ${lit(user.username)}@'%'`,
               ...(flavor === 'mysql'
                 ? [`GRANT INSERT, UPDATE ON *.* TO ${lit(user.username)}@'%'`]
