@@ -1,6 +1,7 @@
 /**
  * Reads `SHOW GRANTS` lines (MySQL 5.7, 8.x and MariaDB) into privileges per object, for
- * preflight's check that a master can pass on what a base user holds. The rotation itself compares
+ * preflight's check that a master can pass on what a base user holds, and for pair mode's parity
+ * check (mysql-own-rights.ts), which reads a user's own grants. Alternating users compare
  * effective rights (mysql-rights.ts), not grant text.
  */
 
@@ -53,11 +54,11 @@ export function tokenize(line: string): Token[] {
   return tokens;
 }
 
-const isWord = (t: Token | undefined, word: string) =>
+export const isWord = (t: Token | undefined, word: string) =>
   t?.kind === 'word' && t.text.toUpperCase() === word;
 
 /** Joins tokens back into SQL text: `` `db`.`t` ``, `'u'@'h'`, `SELECT (`a`)`, `a, b`. */
-function join(tokens: Token[]): string {
+export function joinTokens(tokens: Token[]): string {
   let out = '';
   tokens.forEach((t, index) => {
     const previous = tokens[index - 1];
@@ -71,7 +72,7 @@ function join(tokens: Token[]): string {
 }
 
 /** Splits on commas outside parentheses. */
-function splitTopLevel(tokens: Token[]): Token[][] {
+export function splitTopLevel(tokens: Token[]): Token[][] {
   const parts: Token[][] = [[]];
   let depth = 0;
   for (const t of tokens) {
@@ -84,16 +85,16 @@ function splitTopLevel(tokens: Token[]): Token[][] {
 }
 
 /** `SELECT (`a`, `b`)` → `SELECT (`a`)`, `SELECT (`b`)`; `SELECT` → `SELECT`. */
-function expandPrivilege(tokens: Token[]): string[] {
+export function expandPrivilege(tokens: Token[]): string[] {
   const open = tokens.findIndex((t) => t.text === '(');
-  if (open < 0) return [join(tokens).toUpperCase()];
-  const name = join(tokens.slice(0, open)).toUpperCase();
+  if (open < 0) return [joinTokens(tokens).toUpperCase()];
+  const name = joinTokens(tokens.slice(0, open)).toUpperCase();
   const columns = splitTopLevel(tokens.slice(open + 1, tokens.length - 1));
-  return columns.map((column) => `${name} (${join(column)})`);
+  return columns.map((column) => `${name} (${joinTokens(column)})`);
 }
 
 /** Index of the first top-level word `word` at or after `from`, or -1. */
-function findWord(tokens: Token[], word: string, from = 0): number {
+export function findWord(tokens: Token[], word: string, from = 0): number {
   let depth = 0;
   for (let i = from; i < tokens.length; i++) {
     const t = tokens[i] as Token;
@@ -105,7 +106,7 @@ function findWord(tokens: Token[], word: string, from = 0): number {
 }
 
 /** The end of the grantee (`` `u`@`h` `` or `'u'@'h'`) that starts at `start`. */
-function granteeEnd(tokens: Token[], start: number): number {
+export function granteeEnd(tokens: Token[], start: number): number {
   return tokens[start + 1]?.text === '@' ? start + 3 : start + 1;
 }
 
@@ -149,11 +150,11 @@ export function parseGrants(
     if (on < 0 || on > to) {
       // A role grant: GRANT `r1`@`%`, `r2`@`%` TO … [WITH ADMIN OPTION]
       for (const role of splitTopLevel(tokens.slice(1, to))) {
-        result.roles.set(join(role), option === 'ADMIN');
+        result.roles.set(joinTokens(role), option === 'ADMIN');
       }
       continue;
     }
-    const object = join(tokens.slice(on + 1, to));
+    const object = joinTokens(tokens.slice(on + 1, to));
     const privileges = result.privileges.get(object) ?? new Set<string>();
     for (const privilege of splitTopLevel(tokens.slice(1, on))) {
       for (const p of expandPrivilege(privilege)) if (p !== 'USAGE') privileges.add(p);

@@ -26,6 +26,7 @@ import {
   type SessionInspection,
 } from './engine';
 import { inspectMysql } from './mysql-inspect';
+import { readOwnRights } from './mysql-own-rights';
 import {
   type AccountRights,
   accountName,
@@ -667,12 +668,16 @@ class MysqlSession implements DatabaseSession {
     );
   }
 
-  /** Ends the connection; one that does not end promptly (a statement left waiting) is destroyed. */
-  /** Pair mode's parity check: not yet on this engine. */
-  public async ownRights(): Promise<OwnRights> {
-    throw new UnsupportedServerError('pair mode is not yet available on this engine');
+  /**
+   * Pair mode's parity check: the account's own grants, default roles and options, as it may read
+   * them about itself (mysql-own-rights.ts). Read-only, and needs no privilege.
+   */
+  public async ownRights(pair: { partner: string }): Promise<OwnRights> {
+    const info = await this.server();
+    return readOwnRights((sql, verb) => this.run(sql, verb), info.flavor, pair.partner);
   }
 
+  /** Ends the connection; one that does not end promptly (a statement left waiting) is destroyed. */
   public async close(): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const ended = this.connection.end().then(
