@@ -1,7 +1,10 @@
-import type { OwnRights } from '../engines/engine';
+import type { DatabaseSession } from '../engines/engine';
 import {
+  AccountLockedError,
   CredentialsMismatchError,
+  CredentialsRejectedError,
   NoWorkingCredentialsError,
+  PasswordExpiredError,
   PendingCredentialsError,
   PrivilegeDriftError,
 } from '../errors';
@@ -86,20 +89,21 @@ export const pairMode = {
       );
     }
     const candidate = await withSession(session, (s) => s.ownRights({ partner: current.username }));
-    let live: OwnRights;
+    let liveSession: DatabaseSession;
     try {
-      live = await withSession(await openSession(engine, current, config), (s) =>
-        s.ownRights({ partner: pending.username }),
-      );
+      liveSession = await openSession(engine, current, config);
     } catch (error) {
+      if (!refusesLogin(error)) throw error;
       // The live user does not log in: promoting the idle one, which does, ends that outage, and
-      // its holder (who also holds the live user's credentials) gains nothing by it.
+      // its holder (who also holds the live user's credentials) gains nothing by it. Anything
+      // else (unreachable, a refused statement while reading its rights) fails the step.
       logger.warn(
         'Pair parity not checked: the AWSCURRENT user does not log in, so what it may do cannot be read; the AWSPENDING user logs in and is promoted',
         { user: current.username, reason: error instanceof Error ? error.message : String(error) },
       );
       return 'pending-tested';
     }
+    const live = await withSession(liveSession, (s) => s.ownRights({ partner: pending.username }));
     const { lacking, extra } = compareRights(live.rights, candidate.rights);
     if (lacking.length > 0) {
       throw new PrivilegeDriftError(
@@ -122,6 +126,15 @@ export const pairMode = {
     return 'pending-tested';
   },
 };
+
+/** The server refused the login itself: wrong password, locked, expired. */
+function refusesLogin(error: unknown): boolean {
+  return (
+    error instanceof CredentialsRejectedError ||
+    error instanceof AccountLockedError ||
+    error instanceof PasswordExpiredError
+  );
+}
 
 /** The pair a secret holds; only called for a secret with the alternate keys. */
 function pairOf(current: DatabaseSecret): { username: string; password: string } {

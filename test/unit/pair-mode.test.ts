@@ -1,3 +1,4 @@
+import { DatabaseStatementError } from '../../shared/errors';
 import { createRotationHandler } from '../../shared/rotation/handler';
 import { parseDatabaseSecret } from '../../shared/secrets/database-secret';
 import { alternatingUsers } from '../../shared/strategies/alternating-users';
@@ -220,6 +221,24 @@ describe('the parity check (testSecret)', () => {
     db.users.set('blue', 'locked-by-dba');
     const output = await step('testSecret', arn);
     expect(output).toContain('Pair parity not checked');
+  });
+
+  it("fails (promotes nothing) when the live user's rights cannot be read", async () => {
+    const arn = await setUp();
+    const connect = db.engine.connect;
+    db.engine.connect = async (settings) => {
+      const session = await connect(settings);
+      if (settings.username !== 'blue') return session;
+      return {
+        ...session,
+        ownRights: async () => {
+          throw new DatabaseStatementError('permission denied for table pg_roles');
+        },
+      };
+    };
+    await expect(step('testSecret', arn)).rejects.toMatchObject({
+      name: 'DatabaseStatementError',
+    });
   });
 
   it('RotateImmediately=false (a copy of AWSCURRENT): tests the login only', async () => {

@@ -70,6 +70,23 @@ const LEDGER: readonly Entry[] = [
       'takes minutes of measurement on a shared two-core machine; figures belong to benchmarks, not to CI',
   },
   { command: 'sam deploy --guided', notRun: 'needs an AWS account, and asks questions' },
+  {
+    command: /^aws secretsmanager get-secret-value --secret-id prod\/app-db .*alternate_username/,
+    notRun:
+      'reads a production secret (the migration to a pair); test/integration/pair-mode.test.ts stores pair secrets with the same two keys',
+  },
+  {
+    command:
+      'aws secretsmanager put-secret-value --secret-id prod/app-db --secret-string file:///tmp/pair.json',
+    notRun:
+      'changes a production secret (the migration to a pair); test/integration/pair-mode.test.ts stores pair secrets and rotates them',
+  },
+  { command: 'rm /tmp/pair.json', notRun: 'removes the file the migration wrote' },
+  {
+    command: 'node dist/cli/index.js preflight --secret-id prod/app-db',
+    notRun:
+      'checks a production secret; test/integration/pair-mode.test.ts runs preflight on pair secrets',
+  },
 ];
 
 /** The commands of the README's `sh` blocks: continuations joined, comments and blank lines dropped. */
