@@ -9,7 +9,7 @@ export type Label = (typeof LABELS)[number];
 /**
  * Looks at one secret as the invariants need it: which version each label is on, and whether a
  * labelled version's credentials log in on the real server (directly, never through the proxy).
- * A version's value never changes, so values are read once per version.
+ * A version's value never changes once it has one, so values are read once per version.
  */
 export class SecretObserver {
   private readonly values = new Map<string, Promise<SecretValue | undefined>>();
@@ -31,8 +31,12 @@ export class SecretObserver {
     if (!value) {
       value = this.read(versionId);
       this.values.set(versionId, value);
-      // A failed read is not remembered.
-      value.catch(() => this.values.delete(versionId));
+      // A failed read is not remembered, nor is a version without a value: createSecret gives
+      // RotateSecret's empty version its value later.
+      value.then(
+        (v) => v === undefined && this.values.delete(versionId),
+        () => this.values.delete(versionId),
+      );
     }
     return value;
   }
