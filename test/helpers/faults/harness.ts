@@ -7,7 +7,13 @@ import {
 import type { TestEnvironment } from '../environment';
 import { RotationService } from '../rotation-service';
 import { DatabaseProxy, type DbHooks } from './db-proxy';
-import { checkAlways, checkCompleted, SecretObserver, type Snapshot } from './observe';
+import {
+  checkAlways,
+  checkCompleted,
+  type PairFacts,
+  SecretObserver,
+  type Snapshot,
+} from './observe';
 import {
   ABSORBED_KIND,
   type AbsorbedAction,
@@ -109,8 +115,14 @@ export class PointRun {
   public readonly history: string[] = [];
   /** Whether invariant 1 is checked after each attempt (off while a person's change is pending). */
   public checking = true;
-  /** Set once a person set a password by hand: dual passwords' stronger invariants then lapse. */
+  /**
+   * Set once a person set a password by hand: dual passwords' stronger invariants then lapse, and
+   * in pair mode (where it is set only when the live user's password was changed) those about the
+   * live user.
+   */
   public handChanged = false;
+  /** Pair mode: AWSCURRENT's user and password when the latest RotateSecret was requested. */
+  public liveBefore: { username: string; password: string } | undefined;
   public fixture!: Fixture;
   public observer!: SecretObserver;
   public readonly db: DatabaseProxy;
@@ -141,6 +153,12 @@ export class PointRun {
   /** Whether dual passwords' invariants hold for this run (see DualPasswords). */
   private get dualPasswords(): boolean {
     return this.target.dualPasswords === true && !this.handChanged;
+  }
+
+  /** What pair mode's invariants need (see PairFacts). */
+  private get pairFacts(): PairFacts | undefined {
+    if (this.strategy !== 'pair') return undefined;
+    return { live: this.liveBefore, liveChangedByHand: this.handChanged };
   }
 
   public get arn(): string {
@@ -184,6 +202,10 @@ export class PointRun {
       throw new RotationRefusedError(
         `RotateSecret refused: a previous rotation isn't complete (AWSPENDING is on ${labels.AWSPENDING})`,
       );
+    }
+    if (this.strategy === 'pair') {
+      const current = await this.valueAt('AWSCURRENT');
+      this.liveBefore = { username: String(current.username), password: String(current.password) };
     }
     const token = await this.service.startRotation(this.arn, rotateImmediately);
     this.history.push(`RotateSecret${rotateImmediately ? '' : ' (RotateImmediately=false)'}`);
@@ -249,7 +271,7 @@ export class PointRun {
     const started = Date.now();
     const s = await this.observer.snapshot();
     if (this.checking) {
-      const problem = await checkAlways(this.strategy, s, this.dualPasswords);
+      const problem = await checkAlways(this.strategy, s, this.dualPasswords, this.pairFacts);
       if (problem) this.problems.push(`after ${after}: ${problem}`);
     }
     this.observeMs += Date.now() - started;
@@ -302,7 +324,14 @@ export class PointRun {
   /** Invariants 2 and 3 once the rotation of `token` completed. */
   public async checkCompleted(token: string): Promise<void> {
     const s = await this.observer.snapshot();
-    for (const problem of await checkCompleted(this.strategy, s, token, this.dualPasswords)) {
+    const problems = await checkCompleted(
+      this.strategy,
+      s,
+      token,
+      this.dualPasswords,
+      this.pairFacts,
+    );
+    for (const problem of problems) {
       this.problems.push(`after completion: ${problem}`);
     }
   }
@@ -399,7 +428,7 @@ export class FaultHarness {
     private readonly logFile: string,
   ) {
     this.bundles = copyBundles(
-      STRATEGIES.map((s) => target.functionName(s)),
+      [...new Set(STRATEGIES.map((s) => target.functionName(s)))],
       join(env.runDir, 'fault-bundles', `${process.pid}-${target.family}`),
     );
     this.service = new RotationService(env.secretsManagerEndpoint, logFile);
