@@ -23,6 +23,7 @@ import {
   type Flow,
   type FlowTrace,
   flowSteps,
+  generatePoints,
   pointLabel,
   STEPS,
   type Step,
@@ -405,6 +406,9 @@ export class PointRun {
   }
 }
 
+/** The label of the parity sweep's points. */
+const PARITY = 'parity (the idle user lacks a right)';
+
 /** A label of the harness's own, on a version a person is about to make AWSCURRENT. */
 const HAND_LABEL = 'FAULT_HARNESS_BY_HAND';
 
@@ -653,6 +657,101 @@ export class FaultHarness {
         };
       }),
     );
+  }
+
+  /**
+   * Pair mode's parity check under faults. After setSecret the idle user loses a right both users
+   * had, so testSecret must refuse to promote it (PrivilegeDriftError); one such refused attempt
+   * is traced. Then, in the same world (a refused testSecret changes nothing), testSecret runs
+   * again with a fault at each database boundary of that trace: every connection refused from one
+   * on, the connection dropped before and after its login and each statement, and a stalled login.
+   * None of these attempts may succeed: a fault on the live user's connection must not pass for
+   * the live user being unable to log in, the one case where the check is skipped. Then the right
+   * is given back, as the error advises, and the rotation must complete. Reported as one point per
+   * boundary; nothing is collapsed, since each boundary is a different way to miss the check.
+   */
+  public async runParitySweep(): Promise<PointResult[]> {
+    const { revokeRight, grantRight } = this.target;
+    if (!revokeRight || !grantRight) return [];
+    const outcomes: { point: BoundaryPoint; reached: boolean; problems: string[] }[] = [];
+    const base = await this.point(
+      {
+        strategy: 'pair',
+        kind: 'connection-dropped',
+        flow: 'rotation',
+        label: `${PARITY}: every database boundary of testSecret`,
+      },
+      () => true,
+      async (run) => {
+        const token = await run.requestRotation();
+        if (!(await run.driveSteps(['createSecret', 'setSecret'], token))) return;
+        const idle = String((await run.valueAt('AWSCURRENT')).alternate_username);
+        await revokeRight(idle);
+        run.history.push(`a right of the pair is taken from the idle user "${idle}"`);
+        // The refused attempt, traced as a clean flow is (several times, to keep what all share).
+        const loginExchanges = await this.measureLogin(run, await run.valueAt('AWSCURRENT'));
+        const traces: FlowTrace[] = [];
+        while (traces.length < TRACE_RUNS) {
+          const refused = await run.invokeOnce('testSecret', token, { hooks: () => ({}) });
+          if (refused.outcome !== 'failed' || refused.error.name !== 'PrivilegeDriftError') {
+            run.problems.push(
+              `testSecret without a fault must refuse with PrivilegeDriftError, but ${describeResult(refused)}`,
+            );
+            return;
+          }
+          const db = run.db.lastTrace;
+          traces.push({
+            flow: 'rotation',
+            steps: [{ step: 'testSecret', sm: [], db }],
+            loginExchanges,
+          });
+        }
+        const trace = stableTrace(traces);
+        // Kills and stalls after a login never end in success; the stalled login must not either.
+        const points = generatePoints(trace).points.filter(
+          (p) =>
+            p.action === 'drop' ||
+            p.action === 'refuse' ||
+            (p.action === 'stall' && p.boundary.type === 'db' && p.boundary.what === 'login'),
+        );
+        for (const point of points) {
+          const before = run.problems.length;
+          let reached = false;
+          const result = await run.invokeOnce('testSecret', token, {
+            hooks: (environment) =>
+              faultHooks(point, environment, () => {
+                reached = true;
+              }),
+            stall: point.action === 'stall',
+          });
+          run.db.releaseSevered();
+          await run.observe(`testSecret with ${pointLabel(point)}`);
+          if (result.outcome === 'succeeded') {
+            run.problems.push(
+              `testSecret succeeded, so the rotation would promote "${idle}", which lacks a right of the live user: the fault passed for something the parity check may skip`,
+            );
+          }
+          outcomes.push({ point, reached, problems: run.problems.splice(before) });
+        }
+        await grantRight(idle);
+        run.history.push('the right is given back, as the error advises');
+        if (await run.driveSteps(['testSecret', 'finishSecret'], token))
+          await run.checkCompleted(token);
+      },
+    );
+    if (outcomes.length === 0) return [base];
+    return outcomes.map(({ point, reached, problems }) => {
+      const all = [...base.problems, ...problems];
+      if (!reached) all.push('the traced boundary did not occur: nothing injected');
+      return {
+        ...base,
+        kind: point.kind,
+        label: `${PARITY}: ${pointLabel(point)}`,
+        reached,
+        passed: all.length === 0,
+        problems: all,
+      };
+    });
   }
 
   /** One scenario fault in a world of its own. */

@@ -107,10 +107,13 @@ export function defineFaultSuite(engine: 'postgresql' | 'mariadb' | 'mongodb'): 
         TEST_TIMEOUT_MS,
       );
 
+      const parity = strategy === 'pair' && target.revokeRight !== undefined;
       it(
-        `${name}: concurrent steps, changes outside rotation, leftover AWSPENDING, testSecret alone`,
+        `${name}: concurrent steps, changes outside rotation, leftover AWSPENDING, testSecret alone${parity ? ', the parity check under faults' : ''}`,
         async () => {
+          // The parity sweep runs its points one after another in one world: it starts first.
           const jobs: (() => Promise<PointResult[]>)[] = [
+            ...(parity ? [() => harness.runParitySweep()] : []),
             ...scenarios(harness, strategy).map((s) => async () => [
               await harness.runScenario(strategy, s),
             ]),

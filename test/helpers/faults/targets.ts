@@ -61,6 +61,12 @@ export interface FaultTarget {
   canLogIn(value: SecretValue): Promise<boolean>;
   /** Sets a user's password as an administrator would, outside rotation. */
   setPasswordByHand(value: SecretValue, password: string): Promise<void>;
+  /**
+   * Pair mode: takes a right both users of a pair have away from `username`, and gives it back.
+   * Absent where the server stores no rights (FerretDB 1.x), so the parity sweep cannot run there.
+   */
+  revokeRight?(username: string): Promise<void>;
+  grantRight?(username: string): Promise<void>;
   /** The strategies to run; default all of {@link STRATEGIES}. */
   strategies?: readonly Strategy[];
   /** Settings the function gets besides the harness's own (e.g. RETAIN_CURRENT_PASSWORD). */
@@ -181,6 +187,16 @@ export function postgresTarget(server: PostgresServer): FaultTarget {
         `ALTER ROLE ${escapeIdentifier(String(value.username))} PASSWORD ${escapeLiteral(password)}`,
       );
     },
+    async revokeRight(username) {
+      await runAs(
+        server,
+        admin,
+        `REVOKE INSERT ON ${PAIR_TABLE} FROM ${escapeIdentifier(username)}`,
+      );
+    },
+    async grantRight(username) {
+      await runAs(server, admin, `GRANT INSERT ON ${PAIR_TABLE} TO ${escapeIdentifier(username)}`);
+    },
   };
 }
 
@@ -277,6 +293,20 @@ export function mysqlTarget(
         server,
         root,
         `ALTER USER ${lit(String(value.username))}@'%' IDENTIFIED BY ${lit(password)}`,
+      );
+    },
+    async revokeRight(username) {
+      await mysqlRun(
+        server,
+        root,
+        `REVOKE INSERT ON ${ident(PAIR_TABLE)}.* FROM ${lit(username)}@'%'`,
+      );
+    },
+    async grantRight(username) {
+      await mysqlRun(
+        server,
+        root,
+        `GRANT INSERT ON ${ident(PAIR_TABLE)}.* TO ${lit(username)}@'%'`,
       );
     },
   };
@@ -430,6 +460,22 @@ export function mongoTarget(server: MongoServer): FaultTarget {
         pwd: password,
       });
     },
+    ...(server.supportsRoles
+      ? {
+          async revokeRight(username: string) {
+            await mongoCommand(server, admin, appDb, {
+              revokeRolesFromUser: username,
+              roles: [{ role: 'readWrite', db: appDb }],
+            });
+          },
+          async grantRight(username: string) {
+            await mongoCommand(server, admin, appDb, {
+              grantRolesToUser: username,
+              roles: [{ role: 'readWrite', db: appDb }],
+            });
+          },
+        }
+      : {}),
   };
 }
 
