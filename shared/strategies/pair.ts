@@ -1,7 +1,11 @@
-import type { OwnRights } from '../engines/engine';
+import type { RotationConfig } from '../config';
+import type { DatabaseEngine, DatabaseSession, OwnRights } from '../engines/engine';
 import {
+  AccountLockedError,
   CredentialsMismatchError,
+  CredentialsRejectedError,
   NoWorkingCredentialsError,
+  PasswordExpiredError,
   PendingCredentialsError,
   PrivilegeDriftError,
 } from '../errors';
@@ -86,20 +90,21 @@ export const pairMode = {
       );
     }
     const candidate = await withSession(session, (s) => s.ownRights({ partner: current.username }));
-    let live: OwnRights;
-    try {
-      live = await withSession(await openSession(engine, current, config), (s) =>
-        s.ownRights({ partner: pending.username }),
-      );
-    } catch (error) {
-      // The live user does not log in: promoting the idle one, which does, ends that outage, and
-      // its holder (who also holds the live user's credentials) gains nothing by it.
+    const liveLogin = await loginUnlessRefused(engine, current, config);
+    if ('refused' in liveLogin) {
+      // The server refuses the live user: promoting the idle one, which logs in, ends that outage,
+      // and its holder (who also holds the live user's credentials) gains nothing by it.
       logger.warn(
-        'Pair parity not checked: the AWSCURRENT user does not log in, so what it may do cannot be read; the AWSPENDING user logs in and is promoted',
-        { user: current.username, reason: error instanceof Error ? error.message : String(error) },
+        'Pair parity not checked: the database refuses the AWSCURRENT user, so what it may do cannot be read; the AWSPENDING user logs in and is promoted',
+        { user: current.username, reason: liveLogin.refused },
       );
       return 'pending-tested';
     }
+    // Anything else that stops the live user's rights from being read (the server unreachable, a
+    // connection lost or timed out) fails the step, to be retried: it must never pass for a refusal.
+    const live: OwnRights = await withSession(liveLogin.session, (s) =>
+      s.ownRights({ partner: pending.username }),
+    );
     const { lacking, extra } = compareRights(live.rights, candidate.rights);
     if (lacking.length > 0) {
       throw new PrivilegeDriftError(
@@ -116,6 +121,30 @@ export const pairMode = {
     return 'pending-tested';
   },
 };
+
+/**
+ * Logs in, or says why the database refused the user itself: its password (CredentialsRejected),
+ * a locked account, or an expired password. Whatever else fails (unreachable, TLS, a lost or timed
+ * out connection) is thrown.
+ */
+async function loginUnlessRefused(
+  engine: DatabaseEngine,
+  secret: DatabaseSecret,
+  config: RotationConfig,
+): Promise<{ session: DatabaseSession } | { refused: string }> {
+  try {
+    return { session: await openSession(engine, secret, config) };
+  } catch (error) {
+    if (
+      error instanceof CredentialsRejectedError ||
+      error instanceof AccountLockedError ||
+      error instanceof PasswordExpiredError
+    ) {
+      return { refused: error.message };
+    }
+    throw error;
+  }
+}
 
 /** The pair a secret holds; only called for a secret with the alternate keys. */
 function pairOf(current: DatabaseSecret): { username: string; password: string } {
