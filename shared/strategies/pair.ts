@@ -1,4 +1,5 @@
-import type { DatabaseSession } from '../engines/engine';
+import type { RotationConfig } from '../config';
+import type { DatabaseEngine, DatabaseSession, OwnRights } from '../engines/engine';
 import {
   AccountLockedError,
   CredentialsMismatchError,
@@ -63,7 +64,7 @@ export const pairMode = {
       noWorking: (tried, note = '') =>
         new NoWorkingCredentialsError(
           `None of the versions of secret ${versions.secretId} logs in as "${idle.username}" (the idle user of the pair, AWSCURRENT's "${ALTERNATE_USERNAME}") with its password (tried ${tried.join(', ')}), so its password cannot be changed.${note} ` +
-            `The live user "${current.username}" is untouched and keeps working. The idle user's password was changed outside rotation, or it is locked or cannot log in. ` +
+            `The live user "${current.username}" is untouched and keeps working. The idle user's password was changed outside rotation, or it is locked or cannot log in, or an earlier rotation set it and its version then lost the AWSPENDING label (that version is still listed by \`aws secretsmanager list-secret-version-ids --include-deprecated\`, with ROTATION_PASSWORD_SET if setSecret had finished, and its "password" is the idle user's). ` +
             `Put its working password in the secret ("${ALTERNATE_PASSWORD}" of AWSCURRENT, with PutSecretValue) or set its database password to AWSCURRENT's "${ALTERNATE_PASSWORD}" (and unlock it), then rotate again.` +
             plainTextHint(current, context.config),
         ),
@@ -89,21 +90,21 @@ export const pairMode = {
       );
     }
     const candidate = await withSession(session, (s) => s.ownRights({ partner: current.username }));
-    let liveSession: DatabaseSession;
-    try {
-      liveSession = await openSession(engine, current, config);
-    } catch (error) {
-      if (!refusesLogin(error)) throw error;
-      // The live user does not log in: promoting the idle one, which does, ends that outage, and
-      // its holder (who also holds the live user's credentials) gains nothing by it. Anything
-      // else (unreachable, a refused statement while reading its rights) fails the step.
+    const liveLogin = await loginUnlessRefused(engine, current, config);
+    if ('refused' in liveLogin) {
+      // The server refuses the live user: promoting the idle one, which logs in, ends that outage,
+      // and its holder (who also holds the live user's credentials) gains nothing by it.
       logger.warn(
-        'Pair parity not checked: the AWSCURRENT user does not log in, so what it may do cannot be read; the AWSPENDING user logs in and is promoted',
-        { user: current.username, reason: error instanceof Error ? error.message : String(error) },
+        'Pair parity not checked: the database refuses the AWSCURRENT user, so what it may do cannot be read; the AWSPENDING user logs in and is promoted',
+        { user: current.username, reason: liveLogin.refused },
       );
       return 'pending-tested';
     }
-    const live = await withSession(liveSession, (s) => s.ownRights({ partner: pending.username }));
+    // Anything else that stops the live user's rights from being read (the server unreachable, a
+    // connection lost or timed out) fails the step, to be retried: it must never pass for a refusal.
+    const live: OwnRights = await withSession(liveLogin.session, (s) =>
+      s.ownRights({ partner: pending.username }),
+    );
     const { lacking, extra } = compareRights(live.rights, candidate.rights);
     if (lacking.length > 0) {
       throw new PrivilegeDriftError(
@@ -111,11 +112,10 @@ export const pairMode = {
           `Give "${pending.username}" the same rights (the README's "Pair mode" shows how), then finish the rotation: \`rotate --resume\`, or RotateSecret again.`,
       );
     }
-    const unseen = [...new Set([...live.unseen, ...candidate.unseen])];
     logger.info('Pair parity checked: the idle user may do everything the live one may', {
       user: pending.username,
       compared: live.rights.length,
-      notCompared: unseen.join('; '),
+      notCompared: [...new Set([...live.unseen, ...candidate.unseen])].join('; '),
     });
     if (extra.length > 0) {
       logger.warn('The idle user of the pair can do more than the live one', {
@@ -127,13 +127,28 @@ export const pairMode = {
   },
 };
 
-/** The server refused the login itself: wrong password, locked, expired. */
-function refusesLogin(error: unknown): boolean {
-  return (
-    error instanceof CredentialsRejectedError ||
-    error instanceof AccountLockedError ||
-    error instanceof PasswordExpiredError
-  );
+/**
+ * Logs in, or says why the database refused the user itself: its password (CredentialsRejected),
+ * a locked account, or an expired password. Whatever else fails (unreachable, TLS, a lost or timed
+ * out connection) is thrown.
+ */
+async function loginUnlessRefused(
+  engine: DatabaseEngine,
+  secret: DatabaseSecret,
+  config: RotationConfig,
+): Promise<{ session: DatabaseSession } | { refused: string }> {
+  try {
+    return { session: await openSession(engine, secret, config) };
+  } catch (error) {
+    if (
+      error instanceof CredentialsRejectedError ||
+      error instanceof AccountLockedError ||
+      error instanceof PasswordExpiredError
+    ) {
+      return { refused: error.message };
+    }
+    throw error;
+  }
 }
 
 /** The pair a secret holds; only called for a secret with the alternate keys. */

@@ -1,4 +1,5 @@
 import { UpdateSecretVersionStageCommand } from '@aws-sdk/client-secrets-manager';
+import { DatabaseUnreachableError } from '../../shared/errors';
 import { createRotationHandler } from '../../shared/rotation/handler';
 import { singleUser } from '../../shared/strategies/single-user';
 import { captureOutput } from '../helpers/capture-output';
@@ -90,5 +91,91 @@ describe('single-user setSecret when no labelled version logs in', () => {
       ),
     });
     expect(db.users.get('app')).toBe('set-by-an-earlier-rotation');
+  });
+});
+
+// Pair mode's parity check skipped itself when the live user's session failed for any reason, so
+// a fault on that connection (the server unreachable for a moment, a connection reset during its
+// login or during the reading of its rights) promoted an idle user lacking a right of the live
+// one. The fault matrix's parity sweep found it at every boundary of the live user's connection.
+describe('pair testSecret when the live user cannot be read', () => {
+  const LIVE = 'blue';
+  const IDLE = 'green';
+
+  function pairSecret(): string {
+    db.users.set(LIVE, 'blue-password-1');
+    db.users.set(IDLE, 'green-password-1');
+    db.rights.set(LIVE, ['INSERT on t', 'SELECT on t']);
+    db.rights.set(IDLE, ['SELECT on t']);
+    const arn = sm.create('pair', {
+      engine: 'fake',
+      host: 'db.example',
+      username: LIVE,
+      password: 'blue-password-1',
+      alternate_username: IDLE,
+      alternate_password: 'green-password-1',
+    });
+    sm.startRotation(arn, TOKEN);
+    return arn;
+  }
+
+  /**
+   * The live user's logins fail with `error`; with `afterLogin`, its session's reads do. Returns
+   * what ends the fault.
+   */
+  function liveFails(error: () => Error, afterLogin = false): () => void {
+    const connect = db.engine.connect;
+    const restore = () => {
+      db.engine.connect = connect;
+    };
+    db.engine.connect = async (settings) => {
+      if (settings.username !== LIVE) return connect(settings);
+      if (!afterLogin) throw error();
+      const session = await connect(settings);
+      return {
+        ...session,
+        ownRights: async () => {
+          throw error();
+        },
+      };
+    };
+    return restore;
+  }
+
+  it.each([
+    [
+      'unreachable at login',
+      () => liveFails(() => new DatabaseUnreachableError('read ECONNRESET')),
+    ],
+    [
+      'lost while its rights are read',
+      () => liveFails(() => new DatabaseUnreachableError('connection lost'), true),
+    ],
+  ])('the live user %s: refuses, and promotes nothing', async (_what, fault) => {
+    const arn = pairSecret();
+    for (const s of ['createSecret', 'setSecret']) await step(s, arn);
+    const end = fault();
+    await expect(step('testSecret', arn)).rejects.toMatchObject({
+      name: 'DatabaseUnreachableError',
+    });
+    // Once the fault is gone, the parity check runs and refuses the idle user.
+    end();
+    await expect(step('testSecret', arn)).rejects.toMatchObject({ name: 'PrivilegeDriftError' });
+  });
+
+  it('the live user’s password refused: promoted without the check (it ends an outage)', async () => {
+    const arn = pairSecret();
+    for (const s of ['createSecret', 'setSecret']) await step(s, arn);
+    db.users.set(LIVE, 'changed-by-hand');
+    await step('testSecret', arn);
+  });
+
+  it('with the live user readable, an idle user that lacks a right is refused', async () => {
+    const arn = pairSecret();
+    for (const s of ['createSecret', 'setSecret']) await step(s, arn);
+    await expect(step('testSecret', arn)).rejects.toMatchObject({
+      name: 'PrivilegeDriftError',
+      message: expect.stringContaining('lacks: INSERT on t'),
+    });
   });
 });

@@ -7,7 +7,13 @@ import {
 import type { TestEnvironment } from '../environment';
 import { RotationService } from '../rotation-service';
 import { DatabaseProxy, type DbHooks } from './db-proxy';
-import { checkAlways, checkCompleted, SecretObserver, type Snapshot } from './observe';
+import {
+  checkAlways,
+  checkCompleted,
+  type PairFacts,
+  SecretObserver,
+  type Snapshot,
+} from './observe';
 import {
   ABSORBED_KIND,
   type AbsorbedAction,
@@ -17,6 +23,7 @@ import {
   type Flow,
   type FlowTrace,
   flowSteps,
+  generatePoints,
   pointLabel,
   STEPS,
   type Step,
@@ -109,8 +116,14 @@ export class PointRun {
   public readonly history: string[] = [];
   /** Whether invariant 1 is checked after each attempt (off while a person's change is pending). */
   public checking = true;
-  /** Set once a person set a password by hand: dual passwords' stronger invariants then lapse. */
+  /**
+   * Set once a person set a password by hand: dual passwords' stronger invariants then lapse, and
+   * in pair mode (where it is set only when the live user's password was changed) those about the
+   * live user.
+   */
   public handChanged = false;
+  /** Pair mode: AWSCURRENT's user and password when the latest RotateSecret was requested. */
+  public liveBefore: { username: string; password: string } | undefined;
   public fixture!: Fixture;
   public observer!: SecretObserver;
   public readonly db: DatabaseProxy;
@@ -141,6 +154,12 @@ export class PointRun {
   /** Whether dual passwords' invariants hold for this run (see DualPasswords). */
   private get dualPasswords(): boolean {
     return this.target.dualPasswords === true && !this.handChanged;
+  }
+
+  /** What pair mode's invariants need (see PairFacts). */
+  private get pairFacts(): PairFacts | undefined {
+    if (this.strategy !== 'pair') return undefined;
+    return { live: this.liveBefore, liveChangedByHand: this.handChanged };
   }
 
   public get arn(): string {
@@ -184,6 +203,10 @@ export class PointRun {
       throw new RotationRefusedError(
         `RotateSecret refused: a previous rotation isn't complete (AWSPENDING is on ${labels.AWSPENDING})`,
       );
+    }
+    if (this.strategy === 'pair') {
+      const current = await this.valueAt('AWSCURRENT');
+      this.liveBefore = { username: String(current.username), password: String(current.password) };
     }
     const token = await this.service.startRotation(this.arn, rotateImmediately);
     this.history.push(`RotateSecret${rotateImmediately ? '' : ' (RotateImmediately=false)'}`);
@@ -249,7 +272,7 @@ export class PointRun {
     const started = Date.now();
     const s = await this.observer.snapshot();
     if (this.checking) {
-      const problem = await checkAlways(this.strategy, s, this.dualPasswords);
+      const problem = await checkAlways(this.strategy, s, this.dualPasswords, this.pairFacts);
       if (problem) this.problems.push(`after ${after}: ${problem}`);
     }
     this.observeMs += Date.now() - started;
@@ -302,7 +325,14 @@ export class PointRun {
   /** Invariants 2 and 3 once the rotation of `token` completed. */
   public async checkCompleted(token: string): Promise<void> {
     const s = await this.observer.snapshot();
-    for (const problem of await checkCompleted(this.strategy, s, token, this.dualPasswords)) {
+    const problems = await checkCompleted(
+      this.strategy,
+      s,
+      token,
+      this.dualPasswords,
+      this.pairFacts,
+    );
+    for (const problem of problems) {
       this.problems.push(`after completion: ${problem}`);
     }
   }
@@ -376,6 +406,9 @@ export class PointRun {
   }
 }
 
+/** The label of the parity sweep's points. */
+const PARITY = 'parity (the idle user lacks a right)';
+
 /** A label of the harness's own, on a version a person is about to make AWSCURRENT. */
 const HAND_LABEL = 'FAULT_HARNESS_BY_HAND';
 
@@ -399,7 +432,7 @@ export class FaultHarness {
     private readonly logFile: string,
   ) {
     this.bundles = copyBundles(
-      STRATEGIES.map((s) => target.functionName(s)),
+      [...new Set(STRATEGIES.map((s) => target.functionName(s)))],
       join(env.runDir, 'fault-bundles', `${process.pid}-${target.family}`),
     );
     this.service = new RotationService(env.secretsManagerEndpoint, logFile);
@@ -624,6 +657,101 @@ export class FaultHarness {
         };
       }),
     );
+  }
+
+  /**
+   * Pair mode's parity check under faults. After setSecret the idle user loses a right both users
+   * had, so testSecret must refuse to promote it (PrivilegeDriftError); one such refused attempt
+   * is traced. Then, in the same world (a refused testSecret changes nothing), testSecret runs
+   * again with a fault at each database boundary of that trace: every connection refused from one
+   * on, the connection dropped before and after its login and each statement, and a stalled login.
+   * None of these attempts may succeed: a fault on the live user's connection must not pass for
+   * the live user being unable to log in, the one case where the check is skipped. Then the right
+   * is given back, as the error advises, and the rotation must complete. Reported as one point per
+   * boundary; nothing is collapsed, since each boundary is a different way to miss the check.
+   */
+  public async runParitySweep(): Promise<PointResult[]> {
+    const { revokeRight, grantRight } = this.target;
+    if (!revokeRight || !grantRight) return [];
+    const outcomes: { point: BoundaryPoint; reached: boolean; problems: string[] }[] = [];
+    const base = await this.point(
+      {
+        strategy: 'pair',
+        kind: 'connection-dropped',
+        flow: 'rotation',
+        label: `${PARITY}: every database boundary of testSecret`,
+      },
+      () => true,
+      async (run) => {
+        const token = await run.requestRotation();
+        if (!(await run.driveSteps(['createSecret', 'setSecret'], token))) return;
+        const idle = String((await run.valueAt('AWSCURRENT')).alternate_username);
+        await revokeRight(idle);
+        run.history.push(`a right of the pair is taken from the idle user "${idle}"`);
+        // The refused attempt, traced as a clean flow is (several times, to keep what all share).
+        const loginExchanges = await this.measureLogin(run, await run.valueAt('AWSCURRENT'));
+        const traces: FlowTrace[] = [];
+        while (traces.length < TRACE_RUNS) {
+          const refused = await run.invokeOnce('testSecret', token, { hooks: () => ({}) });
+          if (refused.outcome !== 'failed' || refused.error.name !== 'PrivilegeDriftError') {
+            run.problems.push(
+              `testSecret without a fault must refuse with PrivilegeDriftError, but ${describeResult(refused)}`,
+            );
+            return;
+          }
+          const db = run.db.lastTrace;
+          traces.push({
+            flow: 'rotation',
+            steps: [{ step: 'testSecret', sm: [], db }],
+            loginExchanges,
+          });
+        }
+        const trace = stableTrace(traces);
+        // Kills and stalls after a login never end in success; the stalled login must not either.
+        const points = generatePoints(trace).points.filter(
+          (p) =>
+            p.action === 'drop' ||
+            p.action === 'refuse' ||
+            (p.action === 'stall' && p.boundary.type === 'db' && p.boundary.what === 'login'),
+        );
+        for (const point of points) {
+          const before = run.problems.length;
+          let reached = false;
+          const result = await run.invokeOnce('testSecret', token, {
+            hooks: (environment) =>
+              faultHooks(point, environment, () => {
+                reached = true;
+              }),
+            stall: point.action === 'stall',
+          });
+          run.db.releaseSevered();
+          await run.observe(`testSecret with ${pointLabel(point)}`);
+          if (result.outcome === 'succeeded') {
+            run.problems.push(
+              `testSecret succeeded, so the rotation would promote "${idle}", which lacks a right of the live user: the fault passed for something the parity check may skip`,
+            );
+          }
+          outcomes.push({ point, reached, problems: run.problems.splice(before) });
+        }
+        await grantRight(idle);
+        run.history.push('the right is given back, as the error advises');
+        if (await run.driveSteps(['testSecret', 'finishSecret'], token))
+          await run.checkCompleted(token);
+      },
+    );
+    if (outcomes.length === 0) return [base];
+    return outcomes.map(({ point, reached, problems }) => {
+      const all = [...base.problems, ...problems];
+      if (!reached) all.push('the traced boundary did not occur: nothing injected');
+      return {
+        ...base,
+        kind: point.kind,
+        label: `${PARITY}: ${pointLabel(point)}`,
+        reached,
+        passed: all.length === 0,
+        problems: all,
+      };
+    });
   }
 
   /** One scenario fault in a world of its own. */

@@ -38,6 +38,16 @@ const NEEDS_A_PERSON: Record<Strategy, { name: string; says: RegExp[] }> = {
       /fix the password of .* or the secret, then rotate again/,
     ],
   },
+  pair: {
+    name: 'NoWorkingCredentialsError',
+    says: [
+      /None of the versions of secret .* logs in as ".*" \(the idle user of the pair, AWSCURRENT's "alternate_username"\)/,
+      /The live user ".*" is untouched and keeps working/,
+      /Put its working password in the secret \("alternate_password" of AWSCURRENT, with PutSecretValue\)/,
+      /or set its database password to AWSCURRENT's "alternate_password"/,
+      /then rotate again/,
+    ],
+  },
 };
 
 /**
@@ -84,18 +94,20 @@ async function expectPersonNeeded(
 /**
  * A rotation only a person can unblock. Invariant 1 is off, since the person broke it, not the
  * function. createSecret runs, then setSecret must fail, saying what to do, and change nothing.
- * The person puts the working password in AWSCURRENT, and the rotation must then complete.
+ * The person then fixes it, by default putting the working password in AWSCURRENT, and the
+ * rotation must then complete.
  */
 async function rotateThroughPerson(
   run: PointRun,
   working: SecretValue,
   extra?: (run: PointRun) => Promise<void>,
+  fix: (run: PointRun) => Promise<void> = (r) => r.putCurrentByHand(working),
 ): Promise<void> {
   run.checking = false;
   const token = await run.requestRotation();
   if ((await run.drive('createSecret', token)).outcome !== 'succeeded') return;
   await expectPersonNeeded(run, token, working, extra);
-  await run.putCurrentByHand(working);
+  await fix(run);
   run.checking = true;
   await run.observe('the person’s fix');
   if (await run.driveSteps(['setSecret', 'testSecret', 'finishSecret'], token))
@@ -134,7 +146,9 @@ export function scenarios(harness: FaultHarness, strategy: Strategy): Scenario[]
   }
 
   // The password changed outside rotation, between two rotations.
-  if (strategy === 'single-user') {
+  if (strategy === 'pair') {
+    list.push(...pairChangedOutside());
+  } else if (strategy === 'single-user') {
     list.push({
       kind: 'changed-outside',
       label: 'password set by hand to a new value: a person must act, and is told how',
@@ -270,4 +284,77 @@ export function scenarios(harness: FaultHarness, strategy: Strategy): Scenario[]
     },
   });
   return list;
+}
+
+/**
+ * Pair mode, a password changed outside rotation between two rotations (after a clean first one,
+ * so the users have swapped once):
+ * - the idle user's: setSecret must fail with NoWorkingCredentialsError saying what a person must
+ *   do, and change nothing, the live user working all along; the person then does either thing
+ *   the error says (puts the password in AWSCURRENT's `alternate_password`, or sets the database
+ *   password back to it), and the rotation must complete;
+ * - the live user's: AWSCURRENT no longer logs in, through no fault of the function. The idle
+ *   user is promoted regardless (its parity cannot be read; the one case the check is skipped),
+ *   which ends the outage: the rotation must complete with AWSCURRENT logging in, and must not
+ *   have touched the live user, which keeps the password the person gave it.
+ */
+function pairChangedOutside(): Scenario[] {
+  const idleChanged = async (run: PointRun) => {
+    await run.cleanRotation();
+    const current = await run.valueAt('AWSCURRENT');
+    const hand = handPassword();
+    const idle = { username: current.alternate_username, password: hand };
+    await run.target.setPasswordByHand(idle, hand);
+    run.history.push('a person sets the idle user’s password by hand');
+    const untouched = async (r: PointRun) => {
+      if (!(await r.target.canLogIn(idle))) {
+        r.problems.push('the failing setSecret changed the idle user’s password');
+      }
+    };
+    // The live user's credentials (AWSCURRENT's) must keep working; the idle one's are the hand's.
+    return { current, hand, untouched, working: { ...current, alternate_password: hand } };
+  };
+  return [
+    {
+      kind: 'changed-outside',
+      label:
+        'idle user’s password set by hand: a person must act, is told how, and puts it in AWSCURRENT’s alternate_password',
+      run: async (run) => {
+        const { working, untouched } = await idleChanged(run);
+        await rotateThroughPerson(run, working, untouched);
+      },
+    },
+    {
+      kind: 'changed-outside',
+      label:
+        'idle user’s password set by hand: a person must act, is told how, and sets it back to AWSCURRENT’s alternate_password',
+      run: async (run) => {
+        const { current, working, untouched } = await idleChanged(run);
+        await rotateThroughPerson(run, working, untouched, async (r) => {
+          const idle = { username: current.alternate_username, password: '' };
+          await r.target.setPasswordByHand(idle, String(current.alternate_password));
+          r.history.push('a person sets the idle user’s password back to AWSCURRENT’s');
+        });
+      },
+    },
+    {
+      kind: 'changed-outside',
+      label:
+        'live user’s password set by hand: the rotation promotes the idle user, so AWSCURRENT logs in again, and leaves the live user alone',
+      run: async (run) => {
+        await run.cleanRotation();
+        const current = await run.valueAt('AWSCURRENT');
+        const hand = { ...current, password: handPassword() };
+        await run.target.setPasswordByHand(current, hand.password);
+        run.handChanged = true;
+        run.history.push('a person sets the live user’s password by hand');
+        const token = await run.requestRotation();
+        if (!(await run.driveSteps(STEPS, token))) return;
+        await run.checkCompleted(token);
+        if (!(await run.target.canLogIn(hand))) {
+          run.problems.push('the rotation changed the password the person gave the live user');
+        }
+      },
+    },
+  ];
 }

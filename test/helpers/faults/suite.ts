@@ -54,14 +54,24 @@ async function mapLimit<T, R>(
   return results;
 }
 
+/** Fails when more points than MAX_NOT_REACHED allows never reached their boundary. */
+function expectFewNotReached(points: readonly PointResult[]): void {
+  const notReached = points.filter((p) => !p.reached);
+  if (notReached.length > Math.max(MAX_NOT_REACHED.points, MAX_NOT_REACHED.share * points.length)) {
+    throw new Error(
+      `${notReached.length} of ${points.length} points never reached their boundary:\n    ${notReached.map((p) => p.label).join('\n    ')}`,
+    );
+  }
+}
+
 /** A failure line for the test's assertion: the point, what broke, and what ran. */
 function describeFailure(p: PointResult): string {
   return `${p.family}-${p.strategy} on ${p.server}, ${p.kind}, ${p.label}:\n    ${p.problems.join('\n    ')}\n    ran: ${p.history.join(' → ')}`;
 }
 
 /**
- * Defines the fault-matrix tests for one engine's server: for every function family on it and both
- * strategies, the boundary faults generated from clean traces, and the scenario faults. Each test
+ * Defines the fault-matrix tests for one engine's server: for every function family on it and every
+ * strategy (single-user, alternating users, and pair mode through the single-user function), the boundary faults generated from clean traces, and the scenario faults. Each test
  * fails if any of its points broke an invariant; every point goes to the run's report.
  */
 export function defineFaultSuite(engine: 'postgresql' | 'mariadb' | 'mongodb'): void {
@@ -92,29 +102,28 @@ export function defineFaultSuite(engine: 'postgresql' | 'mariadb' | 'mongodb'): 
           results.push(...mine);
           save();
           expect(mine.filter((p) => p.reached && !p.passed).map(describeFailure)).toEqual([]);
-          const notReached = mine.filter((p) => !p.reached);
-          if (
-            notReached.length >
-            Math.max(MAX_NOT_REACHED.points, MAX_NOT_REACHED.share * mine.length)
-          ) {
-            throw new Error(
-              `${notReached.length} of ${mine.length} points never reached their boundary:\n    ${notReached.map((p) => p.label).join('\n    ')}`,
-            );
-          }
+          expectFewNotReached(mine);
         },
         TEST_TIMEOUT_MS,
       );
 
+      const parity = strategy === 'pair' && target.revokeRight !== undefined;
       it(
-        `${name}: concurrent steps, changes outside rotation, leftover AWSPENDING, testSecret alone`,
+        `${name}: concurrent steps, changes outside rotation, leftover AWSPENDING, testSecret alone${parity ? ', the parity check under faults' : ''}`,
         async () => {
-          const mine = await mapLimit(scenarios(harness, strategy), CONCURRENCY, (s) =>
-            harness.runScenario(strategy, s),
-          );
+          // The parity sweep runs its points one after another in one world: it starts first.
+          const jobs: (() => Promise<PointResult[]>)[] = [
+            ...(parity ? [() => harness.runParitySweep()] : []),
+            ...scenarios(harness, strategy).map((s) => async () => [
+              await harness.runScenario(strategy, s),
+            ]),
+          ];
+          const mine = (await mapLimit(jobs, CONCURRENCY, (job) => job())).flat();
           results.push(...mine);
           save();
           await harness.close(strategy);
-          expect(mine.filter((p) => !p.passed).map(describeFailure)).toEqual([]);
+          expect(mine.filter((p) => p.reached && !p.passed).map(describeFailure)).toEqual([]);
+          expectFewNotReached(mine);
         },
         TEST_TIMEOUT_MS,
       );

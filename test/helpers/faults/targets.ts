@@ -5,13 +5,22 @@ import { mariadb as mariadbEngine, mysql as mysqlEngine } from '../../../shared/
 import { postgresql } from '../../../shared/engines/postgresql';
 import type { MongoServer, MysqlServer, PostgresServer, TestEnvironment } from '../environment';
 import { mongoAdmin, mongoCanLogIn, mongoCommand } from '../mongo-client';
-import { lit, mysqlCanLogIn, mysqlRoot, mysqlRun } from '../mysql-client';
+import { ident, lit, mysqlCanLogIn, mysqlRoot, mysqlRun } from '../mysql-client';
 import { canLogIn, createMasterAndBase, runAs, superuser, uniqueName } from '../postgres-client';
 import type { RotationService } from '../rotation-service';
 
-/** The two strategies every engine has a function for. */
-export const STRATEGIES = ['single-user', 'alternating-users'] as const;
+/**
+ * The rows of the matrix for every function family: its two functions, and pair mode, which the
+ * single-user function runs for a secret with `alternate_username` and `alternate_password` (two
+ * users a DBA made with the same rights; README, "Pair mode").
+ */
+export const STRATEGIES = ['single-user', 'alternating-users', 'pair'] as const;
 export type Strategy = (typeof STRATEGIES)[number];
+
+/** The function a row runs: pair mode is the single-user function's. */
+export function functionStrategy(strategy: Strategy): 'single-user' | 'alternating-users' {
+  return strategy === 'pair' ? 'single-user' : strategy;
+}
 
 /** A secret value as stored: the JSON object. */
 export type SecretValue = Record<string, unknown>;
@@ -21,6 +30,8 @@ export interface Fixture {
   arn: string;
   /** The user the rotation starts from (AWSCURRENT's username). */
   username: string;
+  /** Pair mode: the idle user (AWSCURRENT's `alternate_username`) the rotation starts from. */
+  alternate?: string;
   /** The master user, for alternating users. */
   master?: string;
 }
@@ -39,18 +50,24 @@ export interface FaultTarget {
   /** Where the proxy forwards to. */
   upstream: { host: string; port: number };
   caFile: string | undefined;
-  /** The bundle under dist/ for a strategy. */
+  /** The bundle under dist/ for a strategy (for pair mode, the single-user function's). */
   functionName(strategy: Strategy): string;
   /**
-   * Creates a fresh user (and for alternating users a master) on the server and their secrets in
-   * Secrets Manager, all naming 127.0.0.1:`port`.
+   * Creates a fresh user (for alternating users also a master; for pair mode two users with the
+   * same rights) on the server and their secrets in Secrets Manager, all naming 127.0.0.1:`port`.
    */
   setUp(strategy: Strategy, port: number, service: RotationService): Promise<Fixture>;
   /** True when the secret's username and password log in to the real server; false if refused. */
   canLogIn(value: SecretValue): Promise<boolean>;
   /** Sets a user's password as an administrator would, outside rotation. */
   setPasswordByHand(value: SecretValue, password: string): Promise<void>;
-  /** The strategies to run; default both. */
+  /**
+   * Pair mode: takes a right both users of a pair have away from `username`, and gives it back.
+   * Absent where the server stores no rights (FerretDB 1.x), so the parity sweep cannot run there.
+   */
+  revokeRight?(username: string): Promise<void>;
+  grantRight?(username: string): Promise<void>;
+  /** The strategies to run; default all of {@link STRATEGIES}. */
   strategies?: readonly Strategy[];
   /** Settings the function gets besides the harness's own (e.g. RETAIN_CURRENT_PASSWORD). */
   functionEnv?: Record<string, string>;
@@ -61,6 +78,27 @@ export interface FaultTarget {
 }
 
 const INITIAL_PASSWORD = 'Initial-password-1';
+/** Pair mode: what both users of a pair may use (a table, or a database on MySQL). */
+const PAIR_TABLE = 'fault_pair';
+/** Pair mode: the idle user's first password. */
+const IDLE_PASSWORD = 'Idle-password-1';
+
+/** Pair mode: the two users' names, of the same length (the boundaries must not depend on which). */
+function pairNames(): { live: string; idle: string } {
+  return { live: uniqueName('fpl'), idle: uniqueName('fpi') };
+}
+
+/** Runs `work` once, the first time the returned function is called; later calls share it. */
+function once(work: () => Promise<void>): () => Promise<void> {
+  let done: Promise<void> | undefined;
+  return () => {
+    done ??= work().catch((error: unknown) => {
+      done = undefined;
+      throw error;
+    });
+    return done;
+  };
+}
 
 /**
  * The credentials of a secret value, for a check on the real server. The harness's own logins are
@@ -73,6 +111,10 @@ function secretLogin(value: SecretValue): { username: string; password: string; 
 /** PostgreSQL, as the postgresql-* functions see it. */
 export function postgresTarget(server: PostgresServer): FaultTarget {
   const admin = { ...superuser(server), tls: false };
+  // Pair mode's users share rights on this table, which the parity sweep takes from one of them.
+  const pairTable = once(async () => {
+    await runAs(server, admin, `CREATE TABLE IF NOT EXISTS ${PAIR_TABLE} (n int)`);
+  });
   const secret = (port: number, username: string, password: string, extra: SecretValue = {}) => ({
     engine: 'postgres',
     host: '127.0.0.1',
@@ -88,8 +130,31 @@ export function postgresTarget(server: PostgresServer): FaultTarget {
     serverName: server.name,
     upstream: { host: server.host, port: server.port },
     caFile: server.caFile,
-    functionName: (strategy) => `postgresql-${strategy}`,
+    functionName: (strategy) => `postgresql-${functionStrategy(strategy)}`,
     async setUp(strategy, port, service) {
+      if (strategy === 'pair') {
+        await pairTable();
+        const { live, idle } = pairNames();
+        await runAs(
+          server,
+          admin,
+          ...[
+            [live, INITIAL_PASSWORD],
+            [idle, IDLE_PASSWORD],
+          ].flatMap(([user, password]) => [
+            `CREATE ROLE ${escapeIdentifier(String(user))} LOGIN PASSWORD ${escapeLiteral(String(password))}`,
+            `GRANT SELECT, INSERT ON ${PAIR_TABLE} TO ${escapeIdentifier(String(user))}`,
+          ]),
+        );
+        const arn = await service.createSecret(
+          uniqueName('fault'),
+          secret(port, live, INITIAL_PASSWORD, {
+            alternate_username: idle,
+            alternate_password: IDLE_PASSWORD,
+          }),
+        );
+        return { arn, username: live, alternate: idle };
+      }
       if (strategy === 'single-user') {
         const username = uniqueName('fsu');
         await runAs(
@@ -122,6 +187,16 @@ export function postgresTarget(server: PostgresServer): FaultTarget {
         `ALTER ROLE ${escapeIdentifier(String(value.username))} PASSWORD ${escapeLiteral(password)}`,
       );
     },
+    async revokeRight(username) {
+      await runAs(
+        server,
+        admin,
+        `REVOKE INSERT ON ${PAIR_TABLE} FROM ${escapeIdentifier(username)}`,
+      );
+    },
+    async grantRight(username) {
+      await runAs(server, admin, `GRANT INSERT ON ${PAIR_TABLE} TO ${escapeIdentifier(username)}`);
+    },
   };
 }
 
@@ -132,6 +207,14 @@ export function mysqlTarget(
   userGrants: readonly string[] = [],
 ): FaultTarget {
   const root = { ...mysqlRoot(server), tls: false };
+  const pairDatabase = once(async () => {
+    await mysqlRun(
+      server,
+      root,
+      `CREATE DATABASE IF NOT EXISTS ${ident(PAIR_TABLE)}`,
+      `CREATE TABLE IF NOT EXISTS ${ident(PAIR_TABLE)}.t (n int)`,
+    );
+  });
   const secret = (port: number, username: string, password: string, extra: SecretValue = {}) => ({
     engine: family,
     host: '127.0.0.1',
@@ -146,8 +229,32 @@ export function mysqlTarget(
     serverName: server.name,
     upstream: { host: server.host, port: server.port },
     caFile: server.caFile,
-    functionName: (strategy) => `${family}-${strategy}`,
+    functionName: (strategy) => `${family}-${functionStrategy(strategy)}`,
     async setUp(strategy, port, service) {
+      if (strategy === 'pair') {
+        await pairDatabase();
+        const { live, idle } = pairNames();
+        await mysqlRun(
+          server,
+          root,
+          ...[
+            [live, INITIAL_PASSWORD],
+            [idle, IDLE_PASSWORD],
+          ].flatMap(([user, password]) => [
+            `CREATE USER ${lit(String(user))}@'%' IDENTIFIED BY ${lit(String(password))}`,
+            `GRANT SELECT, INSERT ON ${ident(PAIR_TABLE)}.* TO ${lit(String(user))}@'%'`,
+            ...userGrants.map((g) => `GRANT ${g} TO ${lit(String(user))}@'%'`),
+          ]),
+        );
+        const arn = await service.createSecret(
+          uniqueName('fault'),
+          secret(port, live, INITIAL_PASSWORD, {
+            alternate_username: idle,
+            alternate_password: IDLE_PASSWORD,
+          }),
+        );
+        return { arn, username: live, alternate: idle };
+      }
       const username = uniqueName(strategy === 'single-user' ? 'fsu' : 'fapp');
       await mysqlRun(
         server,
@@ -188,6 +295,20 @@ export function mysqlTarget(
         `ALTER USER ${lit(String(value.username))}@'%' IDENTIFIED BY ${lit(password)}`,
       );
     },
+    async revokeRight(username) {
+      await mysqlRun(
+        server,
+        root,
+        `REVOKE INSERT ON ${ident(PAIR_TABLE)}.* FROM ${lit(username)}@'%'`,
+      );
+    },
+    async grantRight(username) {
+      await mysqlRun(
+        server,
+        root,
+        `GRANT INSERT ON ${ident(PAIR_TABLE)}.* TO ${lit(username)}@'%'`,
+      );
+    },
   };
 }
 
@@ -199,7 +320,7 @@ export function dualPasswordsTarget(server: MysqlServer): FaultTarget {
   return {
     ...mysqlTarget(server, 'mysql', ['APPLICATION_PASSWORD_ADMIN ON *.*']),
     family: 'mysql-retain',
-    functionName: (strategy) => `mysql-${strategy}`,
+    functionName: (strategy) => `mysql-${functionStrategy(strategy)}`,
     strategies: ['single-user'],
     functionEnv: { RETAIN_CURRENT_PASSWORD: 'true' },
     dualPasswords: true,
@@ -224,14 +345,47 @@ export function mongoTarget(server: MongoServer): FaultTarget {
   });
   // FerretDB 1.x stores no roles; on MongoDB the users get what they need to rotate.
   const roles = (...list: { role: string; db: string }[]) => (server.supportsRoles ? list : []);
+  /** A role with changeOwnPassword on the application's database, for the users of a pair. */
+  const ownPasswordRole = async () => {
+    const role = uniqueName('own_password');
+    await mongoCommand(server, admin, appDb, {
+      createRole: role,
+      privileges: [{ resource: { db: appDb, collection: '' }, actions: ['changeOwnPassword'] }],
+      roles: [],
+    });
+    return [{ role, db: appDb }];
+  };
   return {
     family: 'mongodb',
     engine: mongodb,
     serverName: server.name,
     upstream: { host: server.host, port: server.port },
     caFile: server.caFile,
-    functionName: (strategy) => `mongodb-${strategy}`,
+    functionName: (strategy) => `mongodb-${functionStrategy(strategy)}`,
     async setUp(strategy, port, service) {
+      if (strategy === 'pair') {
+        const { live, idle } = pairNames();
+        // One role for both, so that their rights are the same, role names included.
+        const own = server.supportsRoles ? await ownPasswordRole() : [];
+        for (const [user, password] of [
+          [live, INITIAL_PASSWORD],
+          [idle, IDLE_PASSWORD],
+        ] as const) {
+          await mongoCommand(server, admin, appDb, {
+            createUser: user,
+            pwd: password,
+            roles: roles({ role: 'readWrite', db: appDb }, ...own),
+          });
+        }
+        const arn = await service.createSecret(
+          uniqueName('fault'),
+          secret(port, live, INITIAL_PASSWORD, {
+            alternate_username: idle,
+            alternate_password: IDLE_PASSWORD,
+          }),
+        );
+        return { arn, username: live, alternate: idle };
+      }
       const username = uniqueName(strategy === 'single-user' ? 'fsu' : 'fapp');
       if (strategy === 'single-user') {
         await mongoCommand(server, admin, appDb, {
@@ -288,10 +442,11 @@ export function mongoTarget(server: MongoServer): FaultTarget {
       }),
     // FerretDB 1.x on SQLite finds a user by reading every user: a thousand left behind make
     // each login of the run slower.
-    async tearDown({ username, master }) {
+    async tearDown({ username, master, alternate }) {
       const users = [
         [appDb, username],
         [appDb, `${username}_clone`],
+        [appDb, alternate],
         ['admin', master],
       ] as const;
       for (const [db, user] of users) {
@@ -305,6 +460,22 @@ export function mongoTarget(server: MongoServer): FaultTarget {
         pwd: password,
       });
     },
+    ...(server.supportsRoles
+      ? {
+          async revokeRight(username: string) {
+            await mongoCommand(server, admin, appDb, {
+              revokeRolesFromUser: username,
+              roles: [{ role: 'readWrite', db: appDb }],
+            });
+          },
+          async grantRight(username: string) {
+            await mongoCommand(server, admin, appDb, {
+              grantRolesToUser: username,
+              roles: [{ role: 'readWrite', db: appDb }],
+            });
+          },
+        }
+      : {}),
   };
 }
 
