@@ -2,6 +2,9 @@
 const transform = { '^.+\\.ts$': ['@swc/jest'] };
 
 module.exports = {
+  // Jest reads testTimeout only here, not per project: integration tests wait on real servers, and
+  // a loaded two-core machine can take seconds for what usually takes one.
+  testTimeout: 60_000,
   reporters: [
     'default',
     '<rootDir>/test/helpers/faults/matrix-reporter.js',
@@ -23,7 +26,6 @@ module.exports = {
       testEnvironment: 'node',
       globalSetup: '<rootDir>/test/helpers/environment/global-setup.ts',
       globalTeardown: '<rootDir>/test/helpers/environment/global-teardown.ts',
-      testTimeout: 60_000,
     },
   ],
 };

@@ -358,20 +358,28 @@ async function checkPair(
       );
       return;
     }
-    const next = compareRights(liveRights.rights, idleRights.rights);
-    if (next.lacking.length > 0) {
+    const next = compareRights(liveRights, idleRights);
+    if (next.lacking.length > 0 || next.limits.length > 0) {
+      const what = [
+        ...(next.lacking.length > 0
+          ? [`"${pair.username}" lacks: ${next.lacking.join('; ')}`]
+          : []),
+        ...(next.limits.length > 0
+          ? [`their limits differ (these must be the same both ways): ${next.limits.join('; ')}`]
+          : []),
+      ].join('. ');
       add(
         'pair',
         'parity',
         'fail',
-        `The idle user "${pair.username}" cannot do everything the live user "${secret.username}" can, so the next rotation's testSecret refuses to promote it; "${pair.username}" lacks: ${next.lacking.join('; ')}. Give "${pair.username}" the same rights`,
+        `The idle user "${pair.username}" cannot do everything the live user "${secret.username}" can, so the next rotation's testSecret refuses to promote it; ${what}. Give "${pair.username}" the same rights and limits`,
       );
     } else {
       add(
         'pair',
         'parity',
         'pass',
-        `"${pair.username}" may do everything "${secret.username}" may (${liveRights.rights.length} rights compared, each as the user sees itself)`,
+        `"${pair.username}" may do everything "${secret.username}" may, with the same limits (${liveRights.rights.length} rights and ${liveRights.limits.length} limits compared, each as the user sees itself)`,
       );
     }
     if (next.extra.length > 0) {
@@ -487,7 +495,12 @@ async function login(
   }[who];
   try {
     const session = await engine.connect(settings);
-    add(section, 'login', 'pass', `${label} ${who === 'alternate' ? 'log' : 'logs'} in as "${secret.username}"`);
+    add(
+      section,
+      'login',
+      'pass',
+      `${label} ${who === 'alternate' ? 'log' : 'logs'} in as "${secret.username}"`,
+    );
     return { session, tls: plan.tls };
   } catch (error) {
     if (error instanceof DatabaseUnreachableError && error.tlsFailure) {

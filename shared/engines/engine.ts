@@ -167,9 +167,9 @@ export interface DatabaseSession {
   compareAlternatingUsers(users: AlternatingUsers): Promise<string[]>;
   /**
    * Pair mode's parity check, read-only: what this session's user may do, as it may read about
-   * itself without extra rights. One sentence per right, naming neither this user nor `partner`
-   * (the other user of the pair), so that the two users' lists compare as text: a line one has
-   * and the other lacks is a difference. Never a password.
+   * itself without extra rights. One sentence per right or limit, naming neither this user nor
+   * `partner` (the other user of the pair), so that the two users' lists compare as text. Never a
+   * password, nor a setting's value (a digest of it instead).
    */
   ownRights(pair: { partner: string }): Promise<OwnRights>;
   /**
@@ -183,7 +183,14 @@ export interface DatabaseSession {
 
 /** What {@link DatabaseSession.ownRights} saw, and what it could not see. */
 export interface OwnRights {
+  /** What it may do: the idle user must have each line of the live one's. */
   rights: string[];
+  /**
+   * What narrows what it may do, or where and how it logs in (settings, partial revokes, account
+   * options, authentication restrictions): these must be the same both ways, since one more of
+   * them takes something away.
+   */
+  limits: string[];
   /** What a user cannot read about itself on this engine, so the comparison does not cover it. */
   unseen: string[];
 }

@@ -145,7 +145,12 @@ export async function readOwnRights(
       );
     }
   }
-  return { rights: [...new Set([...roles, ...privileges, ...restrictions])].sort(), unseen };
+  return {
+    rights: [...new Set([...roles, ...privileges])].sort(),
+    // Restrictions narrow where it may log in from: they must be equal both ways.
+    limits: [...new Set(restrictions)].sort(),
+    unseen,
+  };
 }
 
 function roleLine(role: Document, names: ReadonlySet<string>): string {

@@ -157,6 +157,19 @@ async function selfFindings(
       );
     }
   }
+  // A user name may have accounts at several hosts; a password change reaches only the one this
+  // login matched, which the user can see, but not whether there are others.
+  const [account] = await session
+    .run("SELECT SUBSTRING_INDEX(CURRENT_USER(), '@', -1) AS host", 'SELECT CURRENT_USER()')
+    .catch(() => [] as Row[]);
+  const host = text(account?.host);
+  if (host && host !== '%') {
+    findings.push({
+      check: 'account host',
+      status: 'warn',
+      detail: `"${settings.username}" logs in here as the account at host '${host}', not '%': a rotation changes that account's password only. Applications that reach the server as an account of the same name at another host keep its old password, and stop logging in once they read the new version; define the user at one host only, or check that no other account of that name is in use`,
+    });
+  }
   if (retainCurrent) findings.push(await dualPasswords(session, info, settings));
   return findings;
 }

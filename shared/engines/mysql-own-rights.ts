@@ -116,8 +116,20 @@ export async function readOwnRights(
     table: text(r.tbl),
     privilege: text(r.privilege),
   }));
+  const lines = ownRightsLines({
+    flavor,
+    self: self.user,
+    partner,
+    grants,
+    createUser,
+    privileges,
+  });
+  // Account options and partial revokes narrow the account: they must be equal both ways.
+  const isLimit = (line: string) =>
+    line.startsWith('account option ') || line.startsWith('partial revoke ');
   return {
-    rights: ownRightsLines({ flavor, self: self.user, partner, grants, createUser, privileges }),
+    rights: lines.filter((line) => !isLimit(line)),
+    limits: lines.filter(isLimit),
     unseen: MYSQL_UNSEEN,
   };
 }

@@ -3,8 +3,9 @@
  * session from what every user may read (pg_roles, pg_auth_members, the privilege inquiry
  * functions), so neither user of a pair needs a right for it. Each right is one line that names
  * neither user of the pair, so the two users' lists compare as text:
- * - the role attributes, the connection limit and password expiry, and the role's own settings
- *   (every database's and each database's);
+ * - the role attributes; and as limits, which must be equal both ways: the connection limit,
+ *   password expiry, and the role's own settings (every database's and each database's; a
+ *   setting's value by a digest, never shown);
  * - every role it is a member of, directly or not, besides the other user of the pair: whether it
  *   inherits its privileges, may SET ROLE to it, and holds ADMIN OPTION on it (directly);
  * - its effective privileges (its own, and those inherited) on every database, and on every
@@ -48,6 +49,30 @@ export async function readOwnRights(query: PgQuery, partner: string): Promise<Ow
   const lines = async (sql: string, values: unknown[] = []) =>
     (await query(sql, values)).rows.map((row) => String(row.line));
 
+  // A setting's value may be a secret (ALTER ROLE … SET app.api_key = …): it is compared by a
+  // digest and never shown.
+  const setting = (s: string) =>
+    `'setting ' || split_part(${s}, '=', 1) || ' (value sha256:' || left(encode(sha256(convert_to(${s}, 'UTF8')), 'hex'), 12) || ')'`;
+  const limits = [
+    ...(await lines(
+      `SELECT unnest(ARRAY[
+         CASE WHEN rolconnlimit < 0 THEN 'no connection limit'
+              ELSE 'connection limit ' || rolconnlimit END,
+         CASE WHEN rolvaliduntil IS NULL OR rolvaliduntil = 'infinity' THEN 'password never expires'
+              ELSE 'password valid until ' || rolvaliduntil END
+       ]) AS line
+       FROM pg_roles WHERE rolname = session_user`,
+    )),
+    ...(await lines(
+      `SELECT ${setting('s')} AS line FROM pg_roles, unnest(rolconfig) s WHERE rolname = session_user`,
+    )),
+    // Per database (ALTER ROLE … IN DATABASE … SET): the catalog every role may read.
+    ...(await lines(
+      `SELECT ${setting('s')} || ' in DATABASE ' || quote_ident(d.datname) AS line
+       FROM pg_db_role_setting rs JOIN pg_database d ON d.oid = rs.setdatabase, unnest(rs.setconfig) s
+       WHERE rs.setrole = (SELECT oid FROM pg_roles WHERE rolname = session_user)`,
+    )),
+  ];
   const rights = [
     // The login role itself.
     ...(await lines(
@@ -57,22 +82,9 @@ export async function readOwnRights(query: PgQuery, partner: string): Promise<Ow
          CASE WHEN rolcreaterole THEN 'attribute CREATEROLE' END,
          CASE WHEN rolreplication THEN 'attribute REPLICATION' END,
          CASE WHEN rolbypassrls THEN 'attribute BYPASSRLS' END,
-         CASE WHEN rolinherit THEN 'inherits the privileges of its roles (INHERIT)' END,
-         CASE WHEN rolconnlimit < 0 THEN 'no connection limit'
-              ELSE 'connection limit ' || rolconnlimit END,
-         CASE WHEN rolvaliduntil IS NULL OR rolvaliduntil = 'infinity' THEN 'password never expires'
-              ELSE 'password valid until ' || rolvaliduntil END
+         CASE WHEN rolinherit THEN 'inherits the privileges of its roles (INHERIT)' END
        ], NULL)) AS line
        FROM pg_roles WHERE rolname = session_user`,
-    )),
-    ...(await lines(
-      `SELECT 'setting ' || s AS line FROM pg_roles, unnest(rolconfig) s WHERE rolname = session_user`,
-    )),
-    // Per database (ALTER ROLE … IN DATABASE … SET): the catalog every role may read.
-    ...(await lines(
-      `SELECT 'setting ' || s || ' in DATABASE ' || quote_ident(d.datname) AS line
-       FROM pg_db_role_setting rs JOIN pg_database d ON d.oid = rs.setdatabase, unnest(rs.setconfig) s
-       WHERE rs.setrole = (SELECT oid FROM pg_roles WHERE rolname = session_user)`,
     )),
     // Memberships, direct or not, except of the login role itself and of the other user.
     ...(await lines(
@@ -147,5 +159,5 @@ export async function readOwnRights(query: PgQuery, partner: string): Promise<Ow
        SELECT 'owner rights on ' || f.name FROM f WHERE pg_has_role(session_user, f.proowner, 'USAGE')`,
     )),
   ];
-  return { rights, unseen: POSTGRES_UNSEEN };
+  return { rights, limits, unseen: POSTGRES_UNSEEN };
 }

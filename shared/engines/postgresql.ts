@@ -85,6 +85,9 @@ async function connectPostgres(settings: ConnectionSettings): Promise<DatabaseSe
     ssl: tlsOptions(settings.tls, settings.host) ?? false,
     connectionTimeoutMillis: settings.connectTimeoutMs,
     application_name: 'rotation-lambdas',
+    // Names resolve in pg_catalog only: a user's own search_path (a role setting) could put its
+    // own functions before the catalog's and make this session's queries answer what it likes.
+    options: '-c search_path=pg_catalog,pg_temp',
     // A step must never hang on a lock until Lambda kills it mid-statement
     // (DB_STATEMENT_TIMEOUT_SECONDS; by default 15 s, and 10 s for a lock).
     statement_timeout: settings.statementTimeoutMs,
@@ -154,6 +157,18 @@ class PostgresSession implements DatabaseSession {
   }: OwnPasswordChange): Promise<'changed'> {
     if (retainCurrent) throw dualPasswordsUnsupported('PostgreSQL');
     await this.requireScram();
+    // A `role` setting (ALTER ROLE … SET role) makes the session another role at login, and
+    // CURRENT_USER would then change that role's password (an alternating-users clone becomes its
+    // base, the live user). Back to the login role, and check that it is the secret's user.
+    await this.run('SET ROLE NONE');
+    const who = (await this.run('SELECT session_user AS s, current_user AS c')).rows[0] as
+      | { s: string; c: string }
+      | undefined;
+    if (who?.s !== this.settings.username || who.c !== who.s) {
+      throw new DatabaseStatementError(
+        `PostgreSQL: the session for "${this.settings.username}" runs as "${who?.c}" (login role "${who?.s}"), so its password was not changed`,
+      );
+    }
     await this.run(
       `ALTER ROLE CURRENT_USER WITH PASSWORD ${escapeLiteral(scramSha256Verifier(newPassword))}`,
     );

@@ -2,10 +2,8 @@ import type { Context } from 'aws-lambda';
 import { loadConfig } from '../config';
 import type { DatabaseEngine } from '../engines/engine';
 import {
-  PendingCredentialsError,
   RotationDisabledError,
   RotationInProgressError,
-  SecretVersionMissingError,
   VersionNotFoundError,
   VersionNotPendingError,
 } from '../errors';
@@ -20,9 +18,8 @@ import {
   type SecretMetadata,
   SecretsManagerPort,
 } from '../secrets/secrets-manager';
-import { logsIn } from '../strategies/sessions';
 import type { RotationStrategy, StepContext, StepOutcome } from '../strategies/strategy';
-import { requirePasswordSet } from '../strategies/test-secret';
+import { confirmPendingLogsIn } from '../strategies/test-secret';
 import { parseRotationEvent, type RotationEvent } from './event';
 import { recoveryAdvice } from './recovery';
 
@@ -153,7 +150,7 @@ async function runStep(
     case 'testSecret':
       return strategy.testSecret(context);
     case 'finishSecret':
-      await confirmPendingLogsIn(context);
+      await (strategy.confirmFinish ?? confirmPendingLogsIn)(context);
       return finishSecret(metadata, token, port);
   }
 }
@@ -220,27 +217,6 @@ async function createSecret(
   const value = JSON.stringify({ ...current.fields, ...fields, password });
   await port.putPending(versions.secretId, event.ClientRequestToken, value, event.RotationToken);
   return 'pending-created';
-}
-
-/**
- * finishSecret's own check before it promotes: the pending credentials log in. Secrets Manager
- * calls finishSecret only after testSecret passed, but anyone allowed to invoke the function can
- * call it directly; one login per rotation keeps it from promoting a password the database never
- * got. Once AWSCURRENT has moved (a retried finishSecret), the step is done without it.
- */
-async function confirmPendingLogsIn({ engine, config, versions }: StepContext): Promise<void> {
-  const pending = await versions.pending();
-  if (!pending) {
-    throw new SecretVersionMissingError(
-      `Secret ${versions.secretId} version ${versions.token} (AWSPENDING) has no value: createSecret has not run for this rotation, so finishSecret promotes nothing`,
-    );
-  }
-  requirePasswordSet(versions, 'finishSecret');
-  if (!(await logsIn(engine, pending, config))) {
-    throw new PendingCredentialsError(
-      `finishSecret refuses to promote version ${versions.token} of secret ${versions.secretId}: its credentials (user "${pending.username}") do not log in, so setSecret has not applied them. Nothing was changed; run the rotation's setSecret and testSecret first.`,
-    );
-  }
 }
 
 /** Moves AWSCURRENT to the token's version, then takes AWSPENDING (and PASSWORD_SET) off it. */

@@ -19,7 +19,7 @@ import { setOwnPassword } from './own-password';
 import { checkPendingTarget, requirePending } from './pending';
 import { openSession, plainTextHint, tryLogin, withSession } from './sessions';
 import type { PendingFields, StepContext, StepOutcome } from './strategy';
-import { requirePasswordSet, testPendingSecret } from './test-secret';
+import { confirmPendingLogsIn, requirePasswordSet, testPendingSecret } from './test-secret';
 
 /**
  * Pair mode, in the single-user functions: a DBA made two equivalent users, the secret holds both
@@ -76,56 +76,87 @@ export const pairMode = {
    * may do against what the live user may do, each as read in its own session.
    */
   async testSecret(context: StepContext): Promise<StepOutcome> {
-    const { engine, config, versions } = context;
-    const pending = await versions.pending();
-    const current = await versions.current();
+    const pending = await context.versions.pending();
+    const current = await context.versions.current();
     // No value (configuration check), or a copy of a held version (RotateImmediately=false).
     if (!pending || pending.username === current.username) return testPendingSecret(context);
-    checkPairPending(context, pending, current);
-    requirePasswordSet(versions, 'testSecret');
-    const session = await tryLogin(engine, pending, config);
-    if (!session) {
-      throw new PendingCredentialsError(
-        `The database rejected the AWSPENDING credentials (user "${pending.username}") of secret ${versions.secretId} version ${versions.token}: setSecret has not applied them`,
-      );
-    }
-    const candidate = await withSession(session, (s) => s.ownRights({ partner: current.username }));
-    const liveLogin = await loginUnlessRefused(engine, current, config);
-    if ('refused' in liveLogin) {
-      // The server refuses the live user: promoting the idle one, which logs in, ends that outage,
-      // and its holder (who also holds the live user's credentials) gains nothing by it.
-      logger.warn(
-        'Pair parity not checked: the database refuses the AWSCURRENT user, so what it may do cannot be read; the AWSPENDING user logs in and is promoted',
-        { user: current.username, reason: liveLogin.refused },
-      );
-      return 'pending-tested';
-    }
-    // Anything else that stops the live user's rights from being read (the server unreachable, a
-    // connection lost or timed out) fails the step, to be retried: it must never pass for a refusal.
-    const live: OwnRights = await withSession(liveLogin.session, (s) =>
-      s.ownRights({ partner: pending.username }),
-    );
-    const { lacking, extra } = compareRights(live.rights, candidate.rights);
-    if (lacking.length > 0) {
-      throw new PrivilegeDriftError(
-        `Secret ${versions.secretId}: the idle user "${pending.username}" (AWSPENDING) cannot do everything the live user "${current.username}" (AWSCURRENT) can, so it is not promoted; nothing was changed and "${current.username}" keeps working. As each user sees itself, "${pending.username}" lacks: ${summarize(lacking)}. ` +
-          `Give "${pending.username}" the same rights (the README's "Pair mode" shows how), then finish the rotation: \`rotate --resume\`, or RotateSecret again.`,
-      );
-    }
-    logger.info('Pair parity checked: the idle user may do everything the live one may', {
-      user: pending.username,
-      compared: live.rights.length,
-      notCompared: [...new Set([...live.unseen, ...candidate.unseen])].join('; '),
-    });
-    if (extra.length > 0) {
-      logger.warn('The idle user of the pair can do more than the live one', {
-        user: pending.username,
-        extra: summarize(extra),
-      });
-    }
+    await checkParity(context, pending, current, 'testSecret');
     return 'pending-tested';
   },
+
+  /**
+   * finishSecret's own check, the same as testSecret's: anyone allowed to invoke the function can
+   * call finishSecret directly after testSecret refused, and a DBA can revoke a right in between.
+   * Both logins use passwords already recorded as set, so neither can fail.
+   */
+  async confirmFinish(context: StepContext): Promise<void> {
+    const pending = await context.versions.pending();
+    const current = await context.versions.current();
+    if (!pending || pending.username === current.username) return confirmPendingLogsIn(context);
+    await checkParity(context, pending, current, 'finishSecret');
+  },
 };
+
+/**
+ * The pending version matches AWSCURRENT, its user logs in, and it may do everything the live
+ * user may, with the same limits; throws otherwise, changing nothing.
+ */
+async function checkParity(
+  context: StepContext,
+  pending: DatabaseSecret,
+  current: DatabaseSecret,
+  step: 'testSecret' | 'finishSecret',
+): Promise<void> {
+  const { engine, config, versions } = context;
+  checkPairPending(context, pending, current);
+  requirePasswordSet(versions, step);
+  const session = await tryLogin(engine, pending, config);
+  if (!session) {
+    throw new PendingCredentialsError(
+      `${step}: the database rejected the AWSPENDING credentials (user "${pending.username}") of secret ${versions.secretId} version ${versions.token}: setSecret has not applied them. Nothing was changed.`,
+    );
+  }
+  const candidate = await withSession(session, (s) => s.ownRights({ partner: current.username }));
+  const liveLogin = await loginUnlessRefused(engine, current, config);
+  if ('refused' in liveLogin) {
+    // The server refuses the live user: promoting the idle one, which logs in, ends that outage,
+    // and its holder (who also holds the live user's credentials) gains nothing by it.
+    logger.warn(
+      'Pair parity not checked: the database refuses the AWSCURRENT user, so what it may do cannot be read; the AWSPENDING user logs in and is promoted',
+      { user: current.username, reason: liveLogin.refused },
+    );
+    return;
+  }
+  // Anything else that stops the live user's rights from being read (the server unreachable, a
+  // connection lost or timed out) fails the step, to be retried: it must never pass for a refusal.
+  const live: OwnRights = await withSession(liveLogin.session, (s) =>
+    s.ownRights({ partner: pending.username }),
+  );
+  const { lacking, extra, limits } = compareRights(live, candidate);
+  if (lacking.length > 0 || limits.length > 0) {
+    const what = [
+      ...(lacking.length > 0 ? [`"${pending.username}" lacks: ${summarize(lacking)}`] : []),
+      ...(limits.length > 0
+        ? [`their limits differ (these must be the same both ways): ${summarize(limits)}`]
+        : []),
+    ].join('. ');
+    throw new PrivilegeDriftError(
+      `Secret ${versions.secretId}: the idle user "${pending.username}" (AWSPENDING) cannot do everything the live user "${current.username}" (AWSCURRENT) can, so ${step} does not promote it; nothing was changed and "${current.username}" keeps working. As each user sees itself, ${what}. ` +
+        `Give "${pending.username}" the same rights and limits (the README's "Pair mode" shows how), then finish the rotation: \`rotate --resume\`, or RotateSecret again.`,
+    );
+  }
+  logger.info('Pair parity checked: the idle user may do everything the live one may', {
+    user: pending.username,
+    compared: live.rights.length + live.limits.length,
+    notCompared: [...new Set([...live.unseen, ...candidate.unseen])].join('; '),
+  });
+  if (extra.length > 0) {
+    logger.warn('The idle user of the pair can do more than the live one', {
+      user: pending.username,
+      extra: summarize(extra),
+    });
+  }
+}
 
 /**
  * Logs in, or says why the database refused the user itself: its password (CredentialsRejected),
@@ -184,16 +215,26 @@ function checkPairPending(
   return { ...current, username: idle.username, password: idle.password };
 }
 
-/** Lines of `live` that `candidate` lacks, and lines `candidate` has beyond `live`. */
+/**
+ * The parity comparison (testSecret's, finishSecret's and preflight's): the rights of `live` that
+ * `candidate` lacks, those `candidate` has beyond `live`, and the limits either has and the other
+ * has not (marked with whose they are).
+ */
 export function compareRights(
-  live: readonly string[],
-  candidate: readonly string[],
-): { lacking: string[]; extra: string[] } {
-  const has = new Set(candidate);
-  const had = new Set(live);
+  live: Pick<OwnRights, 'rights' | 'limits'>,
+  candidate: Pick<OwnRights, 'rights' | 'limits'>,
+): { lacking: string[]; extra: string[]; limits: string[] } {
+  const minus = (a: readonly string[], b: readonly string[]) => {
+    const other = new Set(b);
+    return [...new Set(a)].filter((line) => !other.has(line)).sort();
+  };
   return {
-    lacking: [...had].filter((line) => !has.has(line)).sort(),
-    extra: [...has].filter((line) => !had.has(line)).sort(),
+    lacking: minus(live.rights, candidate.rights),
+    extra: minus(candidate.rights, live.rights),
+    limits: [
+      ...minus(live.limits, candidate.limits).map((line) => `only the live user: ${line}`),
+      ...minus(candidate.limits, live.limits).map((line) => `only the idle user: ${line}`),
+    ],
   };
 }
 

@@ -5,7 +5,7 @@ import { pairMode } from './pair';
 import { checkPendingTarget, requirePending } from './pending';
 import { plainTextHint } from './sessions';
 import type { RotationStrategy, StepContext } from './strategy';
-import { testPendingSecret } from './test-secret';
+import { confirmPendingLogsIn, testPendingSecret } from './test-secret';
 
 /**
  * The user changes its own password. Between setSecret and finishSecret only AWSPENDING logs in
@@ -42,6 +42,11 @@ export const singleUser: RotationStrategy = {
   async testSecret(context) {
     if ((await context.versions.current()).alternate) return pairMode.testSecret(context);
     return testPendingSecret(context);
+  },
+
+  async confirmFinish(context) {
+    if ((await context.versions.current()).alternate) return pairMode.confirmFinish(context);
+    return confirmPendingLogsIn(context);
   },
 };
 

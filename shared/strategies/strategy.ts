@@ -44,4 +44,9 @@ export interface RotationStrategy {
   ): PendingFields;
   setSecret(context: StepContext): Promise<StepOutcome>;
   testSecret(context: StepContext): Promise<StepOutcome>;
+  /**
+   * finishSecret's check before it moves AWSCURRENT; throws to refuse, changing nothing. Default:
+   * the pending credentials log in (confirmPendingLogsIn).
+   */
+  confirmFinish?(context: StepContext): Promise<void>;
 }

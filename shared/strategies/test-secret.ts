@@ -1,4 +1,4 @@
-import { PendingCredentialsError } from '../errors';
+import { PendingCredentialsError, SecretVersionMissingError } from '../errors';
 import type { SecretVersions } from '../secrets/secret-versions';
 import { logsIn, openSession, withSession } from './sessions';
 import type { StepContext, StepOutcome } from './strategy';
@@ -47,4 +47,29 @@ export function requirePasswordSet(versions: SecretVersions, step: string): void
   throw new PendingCredentialsError(
     `${step} of secret ${versions.secretId} version ${versions.token}: setSecret has not recorded that the database has the AWSPENDING password (the version lacks the ROTATION_PASSWORD_SET label), so no login is tried with it and nothing was changed. Run the rotation's setSecret first (rotate again, or \`rotate --resume\`).`,
   );
+}
+
+/**
+ * finishSecret's own check before it promotes: the pending credentials log in. Secrets Manager
+ * calls finishSecret only after testSecret passed, but anyone allowed to invoke the function can
+ * call it directly; one login per rotation keeps it from promoting a password the database never
+ * got. Once AWSCURRENT has moved (a retried finishSecret), the step is done without it.
+ */
+export async function confirmPendingLogsIn({
+  engine,
+  config,
+  versions,
+}: StepContext): Promise<void> {
+  const pending = await versions.pending();
+  if (!pending) {
+    throw new SecretVersionMissingError(
+      `Secret ${versions.secretId} version ${versions.token} (AWSPENDING) has no value: createSecret has not run for this rotation, so finishSecret promotes nothing`,
+    );
+  }
+  requirePasswordSet(versions, 'finishSecret');
+  if (!(await logsIn(engine, pending, config))) {
+    throw new PendingCredentialsError(
+      `finishSecret refuses to promote version ${versions.token} of secret ${versions.secretId}: its credentials (user "${pending.username}") do not log in, so setSecret has not applied them. Nothing was changed; run the rotation's setSecret and testSecret first.`,
+    );
+  }
 }

@@ -27,6 +27,7 @@ export class FakeDatabase {
   public drift: string[] = [];
   /** Pair mode: what each user may do, as `ownRights` reports it. */
   public rights = new Map<string, string[]>();
+  public limits = new Map<string, string[]>();
   /** Every applyAlternatingUsers call, in order. */
   public readonly applied: AlternatingUsersChange[] = [];
   /** Retained (secondary) passwords, as MySQL's dual passwords keep them. */
@@ -102,7 +103,11 @@ export class FakeDatabase {
       },
       ownRights: async () => {
         guard();
-        return { rights: this.rights.get(user) ?? [], unseen: [] };
+        return {
+          rights: this.rights.get(user) ?? [],
+          limits: this.limits.get(user) ?? [],
+          unseen: [],
+        };
       },
       close: async () => undefined,
     };

@@ -276,7 +276,7 @@ describe('ownRights (pair mode), from what each user reads about itself', () => 
   async function compare(live: Grants, idle: Grants) {
     const a = await read(pair.live, pair.idle, live);
     const b = await read(pair.idle, pair.live, idle);
-    return { live: a, idle: b, ...compareRights(a.rights, b.rights) };
+    return { live: a, idle: b, ...compareRights(a, b) };
   }
 
   it('gives equal lists for equal users, whatever their names, ids, custom data and order', async () => {
@@ -288,13 +288,13 @@ describe('ownRights (pair mode), from what each user reads about itself', () => 
     };
     const result = await compare(readWrite, shuffled);
     expect(result.live.rights).toEqual(result.idle.rights);
-    expect(result).toMatchObject({ lacking: [], extra: [] });
+    expect(result).toMatchObject({ lacking: [], extra: [], limits: [] });
     expect(result.live.rights).toEqual([
       `${[...readWriteActions].sort().join(',')} on collection "system.js" of database "app"`,
       `${[...readWriteActions].sort().join(',')} on database "app" (non-system collections)`,
-      'no authentication restrictions of its own',
       'role readWrite@app',
     ]);
+    expect(result.live.limits).toEqual(['no authentication restrictions of its own']);
   });
 
   it('names a role the idle user lacks, direct or through another role', async () => {
@@ -354,26 +354,35 @@ describe('ownRights (pair mode), from what each user reads about itself', () => 
   it('tells authentication restrictions apart, in either direction and through roles', async () => {
     const office = { clientSource: ['10.0.0.0/8', '192.0.2.7'], serverAddress: ['10.1.0.1'] };
     const restricted = { ...readWrite, restrictions: [office] };
-    // Restricting the idle user more than the live one is refused…
-    expect((await compare(readWrite, restricted)).lacking).toEqual([
-      'no authentication restrictions of its own',
+    // Restrictions are limits: any difference is refused, either way.
+    expect((await compare(readWrite, restricted)).limits).toEqual([
+      'only the live user: no authentication restrictions of its own',
+      'only the idle user: authentication restriction {"clientSource":["10.0.0.0/8","192.0.2.7"],"serverAddress":["10.1.0.1"]}',
     ]);
-    // …and so is a different restriction, or none where the live user has one.
     const elsewhere = { ...readWrite, restrictions: [{ clientSource: ['198.51.100.0/24'] }] };
-    expect((await compare(restricted, elsewhere)).lacking).toEqual([
-      'authentication restriction {"clientSource":["10.0.0.0/8","192.0.2.7"],"serverAddress":["10.1.0.1"]}',
+    expect((await compare(restricted, elsewhere)).limits).toEqual([
+      'only the live user: authentication restriction {"clientSource":["10.0.0.0/8","192.0.2.7"],"serverAddress":["10.1.0.1"]}',
+      'only the idle user: authentication restriction {"clientSource":["198.51.100.0/24"]}',
     ]);
-    expect((await compare(restricted, readWrite)).lacking).toHaveLength(1);
+    expect((await compare(restricted, readWrite)).limits).toHaveLength(2);
     // The same restriction written in another order is the same line.
     const reordered = {
       ...readWrite,
       restrictions: [{ serverAddress: ['10.1.0.1'], clientSource: ['192.0.2.7', '10.0.0.0/8'] }],
     };
-    expect(await compare(restricted, reordered)).toMatchObject({ lacking: [], extra: [] });
+    expect(await compare(restricted, reordered)).toMatchObject({
+      lacking: [],
+      extra: [],
+      limits: [],
+    });
     // A role's restrictions (usersInfo lists each role's set as one entry).
     const viaRole = { ...readWrite, inheritedRestrictions: [[{ clientSource: ['10.0.0.0/8'] }]] };
-    expect((await compare(viaRole, readWrite)).lacking).toEqual([
-      'authentication restriction through its roles [{"clientSource":["10.0.0.0/8"]}]',
+    expect((await compare(viaRole, readWrite)).limits).toEqual([
+      'only the live user: authentication restriction through its roles [{"clientSource":["10.0.0.0/8"]}]',
+    ]);
+    // …and a role's restriction only the idle user has (a narrower login) is refused too.
+    expect((await compare(readWrite, viaRole)).limits).toEqual([
+      'only the idle user: authentication restriction through its roles [{"clientSource":["10.0.0.0/8"]}]',
     ]);
   });
 
@@ -430,7 +439,7 @@ describe('ownRights (pair mode), from what each user reads about itself', () => 
       partner: pair.idle,
     });
     expect(result.rights).toContain('role readWrite@app');
-    expect(result.rights.some((l) => l.includes('authentication restriction'))).toBe(false);
+    expect(result.limits.some((l) => l.includes('authentication restriction'))).toBe(false);
     expect(result.unseen).toContain(
       'its authentication restrictions: the server refused usersInfo on the user itself (code 13 Unauthorized)',
     );

@@ -248,8 +248,39 @@ describe('the parity check (testSecret)', () => {
     await step('testSecret', arn);
   });
 
-  it('compares as sets, both ways', () => {
-    expect(compareRights(['a', 'b', 'b'], ['c', 'b'])).toEqual({ lacking: ['a'], extra: ['c'] });
+  it('compares rights as sets one way, limits both ways', () => {
+    expect(
+      compareRights(
+        { rights: ['a', 'b', 'b'], limits: ['x', 'y'] },
+        { rights: ['c', 'b'], limits: ['y', 'z'] },
+      ),
+    ).toEqual({
+      lacking: ['a'],
+      extra: ['c'],
+      limits: ['only the live user: x', 'only the idle user: z'],
+    });
+  });
+
+  it('refuses an idle user with a limit the live one lacks (a narrower setting), naming it', async () => {
+    const arn = await setUp();
+    db.limits.set('green', ['setting search_path (value sha256:0a1b2c)']);
+    await expect(step('testSecret', arn)).rejects.toMatchObject({
+      name: 'PrivilegeDriftError',
+      message: expect.stringMatching(
+        /their limits differ \(these must be the same both ways\): only the idle user: setting search_path/,
+      ),
+    });
+  });
+
+  it('finishSecret repeats the parity check: invoked directly after testSecret refused, it promotes nothing', async () => {
+    const arn = await setUp();
+    db.rights.set('green', ['SELECT on TABLE public.t']);
+    await expect(step('testSecret', arn)).rejects.toMatchObject({ name: 'PrivilegeDriftError' });
+    await expect(step('finishSecret', arn)).rejects.toMatchObject({
+      name: 'PrivilegeDriftError',
+      message: expect.stringContaining('so finishSecret does not promote it'),
+    });
+    expect(sm.value(arn, 'AWSCURRENT')?.username).toBe('blue');
   });
 });
 

@@ -2,7 +2,13 @@ import type { ConnectionSettings } from '../../shared/engines/engine';
 import { postgresql } from '../../shared/engines/postgresql';
 
 /** Every statement the fake server was sent, and the version it reports. */
-const server = { version: '9.6.24', num: 90624, statements: [] as string[] };
+const server = {
+  version: '9.6.24',
+  num: 90624,
+  statements: [] as string[],
+  sessionUser: 'app',
+  currentUser: 'app',
+};
 
 jest.mock('pg', () => {
   const actual = jest.requireActual('pg');
@@ -15,6 +21,8 @@ jest.mock('pg', () => {
       if (sql.includes('server_version_num')) {
         return { rows: [{ num: server.num, version: server.version }] };
       }
+      if (sql.includes('session_user AS s'))
+        return { rows: [{ s: server.sessionUser, c: server.currentUser }] };
       return { rows: [] };
     }
   }
@@ -74,5 +82,30 @@ describe('PostgreSQL before 10 (no SCRAM verifiers)', () => {
       retainCurrent: false,
     });
     expect(server.statements.some((s) => s.startsWith('ALTER ROLE CURRENT_USER'))).toBe(true);
+    // Back to the login role first: a `role` setting would make CURRENT_USER another role.
+    expect(server.statements.indexOf('SET ROLE NONE')).toBeLessThan(
+      server.statements.findIndex((s) => s.startsWith('ALTER ROLE CURRENT_USER')),
+    );
+  });
+
+  it("changes nothing when the session is not the secret's user", async () => {
+    server.num = 100_023;
+    server.currentUser = 'app_owner';
+    try {
+      const session = await postgresql.connect(settings);
+      await expect(
+        session.changeOwnPassword({
+          newPassword: 'n',
+          currentPassword: 'pw',
+          retainCurrent: false,
+        }),
+      ).rejects.toMatchObject({
+        name: 'DatabaseStatementError',
+        message: expect.stringContaining('runs as "app_owner"'),
+      });
+      expect(server.statements.some((s) => s.startsWith('ALTER ROLE'))).toBe(false);
+    } finally {
+      server.currentUser = 'app';
+    }
   });
 });
