@@ -95,11 +95,17 @@ export class Snapshot {
   }
 
   /** Whether a user logs in with a password now (tried once per snapshot). */
-  public credentialsLogIn(username: unknown, password: unknown): Promise<boolean> {
-    const key = JSON.stringify([username, password]);
+  public async credentialsLogIn(username: unknown, password: unknown): Promise<boolean> {
+    // With the secret's connection keys (MongoDB's users live in `dbname`, not in admin).
+    const { dbname } = (await this.value('AWSCURRENT')) ?? {};
+    const key = JSON.stringify([username, password, dbname]);
     let state = this.credentials.get(key);
     if (!state) {
-      state = this.observer.canLogIn({ username, password });
+      state = this.observer.canLogIn({
+        ...(dbname === undefined ? {} : { dbname }),
+        username,
+        password,
+      });
       this.credentials.set(key, state);
     }
     return state;

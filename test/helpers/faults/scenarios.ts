@@ -303,7 +303,8 @@ function pairChangedOutside(): Scenario[] {
     await run.cleanRotation();
     const current = await run.valueAt('AWSCURRENT');
     const hand = handPassword();
-    const idle = { username: current.alternate_username, password: hand };
+    // With the secret's other keys: MongoDB's users live in `dbname`.
+    const idle = { ...current, username: current.alternate_username, password: hand };
     await run.target.setPasswordByHand(idle, hand);
     run.history.push('a person sets the idle user’s password by hand');
     const untouched = async (r: PointRun) => {
@@ -331,7 +332,7 @@ function pairChangedOutside(): Scenario[] {
       run: async (run) => {
         const { current, working, untouched } = await idleChanged(run);
         await rotateThroughPerson(run, working, untouched, async (r) => {
-          const idle = { username: current.alternate_username, password: '' };
+          const idle = { ...current, username: current.alternate_username, password: '' };
           await r.target.setPasswordByHand(idle, String(current.alternate_password));
           r.history.push('a person sets the idle user’s password back to AWSCURRENT’s');
         });
