@@ -88,6 +88,19 @@ function pairNames(): { live: string; idle: string } {
   return { live: uniqueName('fpl'), idle: uniqueName('fpi') };
 }
 
+/**
+ * Runs each task once the one before it has ended. PostgreSQL refuses two concurrent changes to
+ * one table's privileges ("tuple concurrently updated"), and fault points set up side by side.
+ */
+function serially(): <T>(task: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(task: () => Promise<T>) => {
+    const result = tail.then(task, task);
+    tail = result.catch(() => undefined);
+    return result;
+  };
+}
+
 /** Runs `work` once, the first time the returned function is called; later calls share it. */
 function once(work: () => Promise<void>): () => Promise<void> {
   let done: Promise<void> | undefined;
@@ -115,6 +128,8 @@ export function postgresTarget(server: PostgresServer): FaultTarget {
   const pairTable = once(async () => {
     await runAs(server, admin, `CREATE TABLE IF NOT EXISTS ${PAIR_TABLE} (n int)`);
   });
+  // Every change to the pair table's privileges, one at a time.
+  const tableAcl = serially();
   const secret = (port: number, username: string, password: string, extra: SecretValue = {}) => ({
     engine: 'postgres',
     host: '127.0.0.1',
@@ -135,16 +150,18 @@ export function postgresTarget(server: PostgresServer): FaultTarget {
       if (strategy === 'pair') {
         await pairTable();
         const { live, idle } = pairNames();
-        await runAs(
-          server,
-          admin,
-          ...[
-            [live, INITIAL_PASSWORD],
-            [idle, IDLE_PASSWORD],
-          ].flatMap(([user, password]) => [
-            `CREATE ROLE ${escapeIdentifier(String(user))} LOGIN PASSWORD ${escapeLiteral(String(password))}`,
-            `GRANT SELECT, INSERT ON ${PAIR_TABLE} TO ${escapeIdentifier(String(user))}`,
-          ]),
+        await tableAcl(() =>
+          runAs(
+            server,
+            admin,
+            ...[
+              [live, INITIAL_PASSWORD],
+              [idle, IDLE_PASSWORD],
+            ].flatMap(([user, password]) => [
+              `CREATE ROLE ${escapeIdentifier(String(user))} LOGIN PASSWORD ${escapeLiteral(String(password))}`,
+              `GRANT SELECT, INSERT ON ${PAIR_TABLE} TO ${escapeIdentifier(String(user))}`,
+            ]),
+          ),
         );
         const arn = await service.createSecret(
           uniqueName('fault'),
@@ -188,14 +205,14 @@ export function postgresTarget(server: PostgresServer): FaultTarget {
       );
     },
     async revokeRight(username) {
-      await runAs(
-        server,
-        admin,
-        `REVOKE INSERT ON ${PAIR_TABLE} FROM ${escapeIdentifier(username)}`,
+      await tableAcl(() =>
+        runAs(server, admin, `REVOKE INSERT ON ${PAIR_TABLE} FROM ${escapeIdentifier(username)}`),
       );
     },
     async grantRight(username) {
-      await runAs(server, admin, `GRANT INSERT ON ${PAIR_TABLE} TO ${escapeIdentifier(username)}`);
+      await tableAcl(() =>
+        runAs(server, admin, `GRANT INSERT ON ${PAIR_TABLE} TO ${escapeIdentifier(username)}`),
+      );
     },
   };
 }
