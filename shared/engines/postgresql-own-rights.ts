@@ -31,12 +31,9 @@ export const POSTGRES_UNSEEN = [
 
 const SYSTEM_SCHEMA = `(n.nspname IN ('pg_catalog', 'information_schema') OR n.nspname LIKE 'pg\\_toast%' OR n.nspname LIKE 'pg\\_temp\\_%')`;
 
-/** Every right, as lines; see the module comment. */
-export async function readOwnRights(query: PgQuery, partner: string): Promise<OwnRights> {
-  const version = Number(
-    (await query('SELECT current_setting($1)::int AS v', ['server_version_num'])).rows[0]?.v,
-  );
-  const tablePrivileges = [
+/** The privileges a table can be granted on a server of `serverVersionNum` (MAINTAIN from 17). */
+export function tablePrivilegesOf(serverVersionNum: number): string[] {
+  return [
     'SELECT',
     'INSERT',
     'UPDATE',
@@ -44,8 +41,16 @@ export async function readOwnRights(query: PgQuery, partner: string): Promise<Ow
     'TRUNCATE',
     'REFERENCES',
     'TRIGGER',
-    ...(version >= 170000 ? ['MAINTAIN'] : []),
+    ...(serverVersionNum >= 170000 ? ['MAINTAIN'] : []),
   ];
+}
+
+/** Every right, as lines; see the module comment. */
+export async function readOwnRights(query: PgQuery, partner: string): Promise<OwnRights> {
+  const version = Number(
+    (await query('SELECT current_setting($1)::int AS v', ['server_version_num'])).rows[0]?.v,
+  );
+  const tablePrivileges = tablePrivilegesOf(version);
   const lines = async (sql: string, values: unknown[] = []) =>
     (await query(sql, values)).rows.map((row) => String(row.line));
 

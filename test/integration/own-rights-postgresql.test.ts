@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { escapeIdentifier as id, escapeLiteral as lit } from 'pg';
 import { postgresql } from '../../shared/engines/postgresql';
+import { tablePrivilegesOf } from '../../shared/engines/postgresql-own-rights';
 import { compareRights } from '../../shared/strategies/pair';
 import type { PostgresServer } from '../helpers/environment';
 import { readEnvironment } from '../helpers/environment';
@@ -43,16 +44,7 @@ describe.each(env.postgres.map((s) => [s.name, s] as const))(
     const group = `${p}_grp`;
     const noSet = `${p}_noset`;
     const adminOf = `${p}_adm`;
-    const tablePrivileges = [
-      'SELECT',
-      'INSERT',
-      'UPDATE',
-      'DELETE',
-      'TRUNCATE',
-      'REFERENCES',
-      'TRIGGER',
-      ...(major >= 17 ? ['MAINTAIN'] : []),
-    ];
+    const tablePrivileges = tablePrivilegesOf(major * 10000);
 
     /** Each fact, with the statements that turn it on and off for a user (`{u}`). */
     const facts: Record<string, { on: string; off: string }> = {

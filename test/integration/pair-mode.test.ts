@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import { escapeIdentifier, escapeLiteral } from 'pg';
 import type { PreflightReport } from '../../cli/preflight';
 import { runCli } from '../helpers/cli-runner';
-import { readEnvironment } from '../helpers/environment';
 import { setHandlerEnvironment } from '../helpers/handler-env';
 import {
   connectMongo,
@@ -20,23 +19,16 @@ import {
   mysqlRun,
 } from '../helpers/mysql-client';
 import { canLogIn, connect, runAs, superuser, uniqueName } from '../helpers/postgres-client';
-import { type Handler, loadBundle, RotationService, STEPS } from '../helpers/rotation-service';
+import { type Handler, loadBundle, STEPS } from '../helpers/rotation-service';
+import { suiteContext } from '../helpers/suite-context';
 
 /**
  * Pair mode (README, "Pair mode"): the single-user functions rotate a secret with
  * `alternate_username` and `alternate_password` by having the idle user change its own password,
  * then swapping the two. Through the built bundles, against every real server and moto.
  */
-const env = readEnvironment();
-const service = new RotationService(
-  env.secretsManagerEndpoint,
-  join(env.runDir, 'captured-logs', `pair-mode-${process.pid}.log`),
-);
+const { env, service } = suiteContext('pair-mode');
 const logFile = join(env.runDir, 'captured-logs', `pair-mode-cli-${process.pid}.log`);
-const saved = { ...process.env };
-afterAll(() => {
-  process.env = saved;
-});
 
 type Value = Record<string, unknown>;
 
