@@ -308,10 +308,13 @@ describe.each(servers.map((server) => [server.name, server] as const))(
         `SHOW GRANTS FOR ${account}`,
         `SHOW CREATE USER ${account}`,
       )) as [Record<string, string>[], Record<string, string>[]];
+      // Accounts are printed in backquotes, and MariaDB's PROXY lines in single quotes.
       const names = (line: string) =>
         line
           .replaceAll(`\`${user}\`@\`%\``, '<self>')
-          .replaceAll(`\`${other}\`@\`%\``, '<partner>');
+          .replaceAll(`\`${other}\`@\`%\``, '<partner>')
+          .replaceAll(`'${user}'@'%'`, '<self>')
+          .replaceAll(`'${other}'@'%'`, '<partner>');
       const sortList = (list: string) => list.split(/,\s*/).sort().join(', ');
       const lines: string[] = [];
       for (const row of grants) {
