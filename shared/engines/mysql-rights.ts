@@ -43,7 +43,13 @@ export type Right =
   | { kind: 'restriction'; label: string; database: string; privilege: string }
   /** PROXY on `account` (`'user'@'host'`), and its GRANT OPTION. */
   | { kind: 'proxy'; label: string; account: string }
-  | { kind: 'proxy-grant'; label: string; account: string };
+  | { kind: 'proxy-grant'; label: string; account: string }
+  /**
+   * MySQL: a dynamic privilege, or its grant option, that the running server applies and
+   * mysql.global_grants does not hold, or the other way round. No statement gives or takes it
+   * reliably; FLUSH PRIVILEGES makes the server apply the table again.
+   */
+  | { kind: 'stale'; label: string; privilege: string };
 
 /** An account's rights, by label. */
 export type AccountRights = Map<string, Right>;
@@ -112,7 +118,7 @@ export async function readRights(
   const byAccount = (userColumn: string, hostColumn: string) =>
     `(${userColumn}, ${hostColumn}) IN (${pairs})`;
   const view = (source: string, db: string, table: string, column: string, from: string) =>
-    `SELECT '${source}' AS src, ${c('GRANTEE')} AS g, ${c(db)} AS a, ${c(table)} AS b, ${c(column)} AS c, ${c('PRIVILEGE_TYPE')} AS p FROM information_schema.${from} WHERE GRANTEE IN (${grantees})`;
+    `SELECT '${source}' AS src, ${c('GRANTEE')} AS g, ${c(db)} AS a, ${c(table)} AS b, ${c(column)} AS c, ${c('PRIVILEGE_TYPE')} AS p, ${c('IS_GRANTABLE')} AS o FROM information_schema.${from} WHERE GRANTEE IN (${grantees})`;
   const views = await session.run(
     [
       view('global', "''", "''", "''", 'USER_PRIVILEGES'),
@@ -192,12 +198,14 @@ export async function readRights(
   );
   const rows = await session.run(tables.join(' UNION ALL '), 'SELECT mysql privileges');
 
-  const dynamic = new Map<string, Set<string>>();
+  // Dynamic privileges come from mysql.global_grants (what a restart applies); the running
+  // server's own list (information_schema) is compared with it, as MySQL 9.7 lets the two part.
+  const dynamic = new Map<string, Map<string, boolean>>();
   for (const row of rows) {
     const grantee = granteeOf({ user: text(row.u), host: text(row.h) });
     if (text(row.src) !== 'dynamic') continue;
     const name = text(row.a).toUpperCase();
-    dynamic.set(grantee, (dynamic.get(grantee) ?? new Set()).add(name));
+    dynamic.set(grantee, (dynamic.get(grantee) ?? new Map()).set(name, text(row.b) === 'Y'));
     add(grantee, privilege('*.*', name, true));
     if (text(row.b) === 'Y') {
       add(grantee, {
@@ -207,13 +215,19 @@ export async function readRights(
       });
     }
   }
+  const applied = new Map<string, Map<string, boolean>>();
   for (const row of views) {
     const grantee = text(row.g);
     const name = text(row.p).toUpperCase();
     if (name === 'USAGE') continue;
     switch (text(row.src)) {
       case 'global':
-        if (!dynamic.get(grantee)?.has(name)) add(grantee, privilege('*.*', name));
+        if (flavor === 'mysql' && !STATIC_GLOBAL_PRIVILEGES.has(name)) {
+          const list = applied.get(grantee) ?? new Map<string, boolean>();
+          applied.set(grantee, list.set(name, list.get(name) === true || text(row.o) === 'YES'));
+        } else {
+          add(grantee, privilege('*.*', name));
+        }
         break;
       case 'database':
         add(grantee, privilege(databaseObject(text(row.a)), name));
@@ -226,6 +240,15 @@ export async function readRights(
           grantee,
           privilege(tableObject(text(row.a), text(row.b)), `${name} (${quoteName(text(row.c))})`),
         );
+    }
+  }
+  for (const account of accounts) {
+    const grantee = granteeOf(account);
+    for (const right of staleDynamic(
+      dynamic.get(grantee) ?? new Map(),
+      applied.get(grantee) ?? new Map(),
+    )) {
+      add(grantee, right);
     }
   }
   const roles = new Map(accounts.map((account) => [granteeOf(account), [] as string[]]));
@@ -297,7 +320,13 @@ export async function readRights(
   }
   for (const account of accounts) {
     const grantee = granteeOf(account);
-    const list = (defaults.get(grantee) ?? []).sort();
+    // MariaDB keeps a default role the account no longer holds (REVOKE leaves it, and SET
+    // DEFAULT ROLE cannot give it to another account); a login then starts with no role, so it
+    // counts as none. MySQL drops a revoked role from the default roles itself.
+    const held = new Set(roles.get(grantee) ?? []);
+    const list = (defaults.get(grantee) ?? [])
+      .filter((role) => flavor === 'mysql' || held.has(role))
+      .sort();
     add(grantee, {
       kind: 'default-roles',
       label: `default roles ${list.length > 0 ? list.join(', ') : 'NONE'}`,
@@ -310,6 +339,66 @@ export async function readRights(
     (account) =>
       new Map((found.get(granteeOf(account)) ?? []).map((right) => [right.label, right])),
   );
+}
+
+/** MySQL's static global privileges (mysql.user's columns); every other global one is dynamic. */
+const STATIC_GLOBAL_PRIVILEGES = new Set([
+  'SELECT',
+  'INSERT',
+  'UPDATE',
+  'DELETE',
+  'CREATE',
+  'DROP',
+  'RELOAD',
+  'SHUTDOWN',
+  'PROCESS',
+  'FILE',
+  'REFERENCES',
+  'INDEX',
+  'ALTER',
+  'SHOW DATABASES',
+  'SUPER',
+  'CREATE TEMPORARY TABLES',
+  'LOCK TABLES',
+  'EXECUTE',
+  'REPLICATION SLAVE',
+  'REPLICATION CLIENT',
+  'CREATE VIEW',
+  'SHOW VIEW',
+  'CREATE ROUTINE',
+  'ALTER ROUTINE',
+  'CREATE USER',
+  'EVENT',
+  'TRIGGER',
+  'CREATE TABLESPACE',
+  'CREATE ROLE',
+  'DROP ROLE',
+]);
+
+/**
+ * Where the running server's dynamic privileges (name → held WITH GRANT OPTION) differ from
+ * mysql.global_grants'. MySQL 9.7 parts them: `REVOKE GRANT OPTION ON *.*` while a dynamic
+ * privilege is held WITH GRANT OPTION writes N to the table but leaves the option in force, and a
+ * later REVOKE of the privilege leaves it in force too (only a restart or FLUSH PRIVILEGES ends
+ * it). Each such privilege is a right of its own, which no grant can copy.
+ */
+export function staleDynamic(
+  table: ReadonlyMap<string, boolean>,
+  running: ReadonlyMap<string, boolean>,
+): Right[] {
+  const stale: Right[] = [];
+  for (const name of new Set([...table.keys(), ...running.keys()])) {
+    const [inTable, inServer] = [table.get(name), running.get(name)];
+    if (inTable === inServer) continue;
+    const held = (option: boolean | undefined) =>
+      option === undefined ? 'nothing' : option ? 'it WITH GRANT OPTION' : 'it';
+    stale.push({
+      kind: 'stale',
+      label: `${name} ON *.*: the running server applies ${held(inServer)}, mysql.global_grants holds ${held(inTable)} (FLUSH PRIVILEGES makes the server apply the table)`,
+      privilege: name,
+    });
+  }
+  return stale;
 }
 
 /**
@@ -480,7 +569,9 @@ export function rightsDifferences(
  * missing is granted before anything extra is revoked, so the clone never lacks, even for a
  * moment, what the base holds; then the options and default roles. A right that can only be
  * narrowed by revoking and granting again (a dynamic privilege's or a MySQL role's grant option
- * the base lacks) is briefly absent.
+ * the base lacks) is briefly absent; so is, on MySQL, each dynamic privilege the clone holds WITH
+ * GRANT OPTION when it must lose the global GRANT OPTION (revoked first: see below). A stale right
+ * (staleDynamic) has no statement: the caller refuses.
  */
 export function syncStatements(
   base: AccountRights,
@@ -494,6 +585,29 @@ export function syncStatements(
   const revokes: string[] = [];
   const regrants: string[] = [];
   let roleRevoked = false;
+
+  // MySQL: REVOKE GRANT OPTION ON *.* while a dynamic privilege is held WITH GRANT OPTION parts
+  // the running server from mysql.global_grants (staleDynamic). So that revoke comes first, after
+  // revoking every dynamic privilege the clone holds WITH GRANT OPTION; the grants then give
+  // those back as the base holds them.
+  const first: string[] = [];
+  const cleared = new Set<string>();
+  const firstGlobalRevoke =
+    flavor === 'mysql' && extra.some((r) => r.kind === 'grant-option' && r.object === '*.*');
+  if (firstGlobalRevoke) {
+    for (const r of clone.values()) {
+      if (r.kind !== 'dynamic-grant-option') continue;
+      cleared.add(r.privilege);
+      first.push(`REVOKE ${r.privilege} ON *.* FROM ${target}`);
+      if (base.has(`${r.privilege} ON *.*`)) {
+        const withGrant = base.has(`${r.privilege} ON *.* WITH GRANT OPTION`);
+        grants.push(
+          `GRANT ${r.privilege} ON *.* TO ${target}${withGrant ? ' WITH GRANT OPTION' : ''}`,
+        );
+      }
+    }
+    first.push(`REVOKE GRANT OPTION ON *.* FROM ${target}`);
+  }
 
   // Static privileges, one statement per object, with the level's GRANT OPTION if it is missing.
   const byObject = (rights: Right[]) => {
@@ -548,12 +662,20 @@ export function syncStatements(
   for (const [object, privileges] of byObject(extra)) {
     if (privileges.length > 0)
       revokes.push(`REVOKE ${privileges.join(', ')} ON ${object} FROM ${target}`);
-    if (extra.some((r) => r.kind === 'grant-option' && r.object === object)) {
+    if (
+      extra.some((r) => r.kind === 'grant-option' && r.object === object) &&
+      !(object === '*.*' && firstGlobalRevoke)
+    ) {
       revokes.push(`REVOKE GRANT OPTION ON ${object} FROM ${target}`);
     }
   }
   for (const r of extra) {
-    if (r.kind === 'privilege' && r.dynamic) {
+    if (
+      ((r.kind === 'privilege' && r.dynamic) || r.kind === 'dynamic-grant-option') &&
+      cleared.has(r.privilege)
+    ) {
+      // Revoked above.
+    } else if (r.kind === 'privilege' && r.dynamic) {
       revokes.push(`REVOKE ${r.privilege} ON *.* FROM ${target}`);
     } else if (r.kind === 'dynamic-grant-option' && base.has(`${r.privilege} ON *.*`)) {
       // MySQL has no REVOKE GRANT OPTION for one dynamic privilege.
@@ -600,9 +722,12 @@ export function syncStatements(
     settings.push(`ALTER USER ${target} ${options.options}`);
   }
   const defaults = [...base.values()].find((r) => r.kind === 'default-roles');
-  // Revoking a role drops it from the default roles, so they are set last, whenever they differ
-  // or a role was revoked.
-  if (defaults?.kind === 'default-roles' && (!clone.has(defaults.label) || roleRevoked)) {
+  // MySQL: revoking a role drops it from the default roles, so they are set last, whenever they
+  // differ or a role was revoked. (MariaDB keeps them: readRights.)
+  if (
+    defaults?.kind === 'default-roles' &&
+    (!clone.has(defaults.label) || (roleRevoked && flavor === 'mysql'))
+  ) {
     const list = defaults.roles.length > 0 ? defaults.roles.join(', ') : 'NONE';
     settings.push(
       flavor === 'mysql'
@@ -610,5 +735,5 @@ export function syncStatements(
         : `SET DEFAULT ROLE ${list} FOR ${target}`,
     );
   }
-  return [...grants, ...revokes, ...regrants, ...settings];
+  return [...first, ...grants, ...revokes, ...regrants, ...settings];
 }

@@ -848,6 +848,19 @@ class MysqlSession implements DatabaseSession {
     const names = { base: `"${base}"@"${host}"`, clone: `"${clone}"@"${host}"` };
     for (let round = 0; round < 2; round++) {
       const [want, have] = await this.rightsOf(info, base, clone, host);
+      const stale = [
+        ...[...want.values()].flatMap((r) =>
+          r.kind === 'stale' ? [`${names.base}: ${r.label}`] : [],
+        ),
+        ...[...have.values()].flatMap((r) =>
+          r.kind === 'stale' ? [`${names.clone}: ${r.label}`] : [],
+        ),
+      ];
+      if (stale.length > 0) {
+        throw new DatabaseStatementError(
+          `MySQL applies privileges its grant tables do not hold, or the other way round, so no grant can give ${names.clone} what ${names.base} holds: ${stale.join('; ')}. ${round === 0 ? 'Nothing was changed at this host' : 'The levelling statements stopped here'}. After REVOKE GRANT OPTION ON *.* while a dynamic privilege is held WITH GRANT OPTION, MySQL keeps applying the option until FLUSH PRIVILEGES (or a restart); run FLUSH PRIVILEGES, check the two users' grants, and rotate again`,
+        );
+      }
       const statements = syncStatements(want, have, accountName(clone, host), info.flavor);
       if (statements.length === 0) return;
       for (const statement of statements) {

@@ -407,6 +407,64 @@ describe.each(servers.map((server) => [server.name, server] as const))(
         expect(await hostsOf(clone)).toEqual(['%', '127.0.0.1']);
       });
 
+      it('MySQL 9.7 keeps applying a dynamic privilege’s grant option that REVOKE GRANT OPTION ON *.* took away: refused until FLUSH PRIVILEGES, then levelled without that defect (generative seed 439047558)', async () => {
+        if (family !== 'mysql') return;
+        const { base, clone, arn } = await setUp();
+        const b = `${lit(base.username)}@'%'`;
+        // The grant table, and the running server's view, of each dynamic privilege.
+        const dynamic = async (user: string) => {
+          const [[table], [view]] = await Promise.all([
+            run(
+              `SELECT PRIV AS p, WITH_GRANT_OPTION AS g FROM mysql.global_grants WHERE USER = ${lit(user)} AND HOST = '%'`,
+            ),
+            run(
+              `SELECT PRIVILEGE_TYPE AS p, IS_GRANTABLE AS g FROM information_schema.USER_PRIVILEGES WHERE GRANTEE = ${lit(`'${user}'@'%'`)} AND PRIVILEGE_TYPE LIKE '%\\_%'`,
+            ),
+          ]);
+          const lines = (rows: unknown, yes: string) =>
+            (rows as Record<string, unknown>[])
+              .map((r) => `${r.p} ${r.g === yes ? 'Y' : 'N'}`)
+              .sort();
+          return { table: lines(table, 'Y'), running: lines(view, 'YES') };
+        };
+        await run(
+          `GRANT DELETE ON *.* TO ${b} WITH GRANT OPTION`,
+          `GRANT XA_RECOVER_ADMIN ON *.* TO ${b} WITH GRANT OPTION`,
+        );
+        await service.rotate(alternatingUsers, arn);
+        const both = { table: ['XA_RECOVER_ADMIN Y'], running: ['XA_RECOVER_ADMIN Y'] };
+        expect(await dynamic(clone)).toEqual(both);
+
+        // The DBA takes the grant option away; the server keeps applying it to XA_RECOVER_ADMIN.
+        await run(`REVOKE GRANT OPTION ON *.* FROM ${b}`);
+        expect(await dynamic(base.username)).toEqual({
+          table: ['XA_RECOVER_ADMIN N'],
+          running: ['XA_RECOVER_ADMIN N', 'XA_RECOVER_ADMIN Y'],
+        });
+        const current = await service.value(arn, 'AWSCURRENT');
+        const labels = await service.labels(arn);
+        await expect(service.rotate(alternatingUsers, arn)).rejects.toMatchObject({
+          message: expect.stringMatching(
+            /XA_RECOVER_ADMIN ON \*\.\*: the running server applies.*FLUSH PRIVILEGES/s,
+          ),
+        });
+        expect(await dynamic(clone)).toEqual(both);
+        expect(await mysqlCanLogIn(server, login(current))).toBe(true);
+        expect((await service.labels(arn)).AWSCURRENT).toBe(labels.AWSCURRENT);
+
+        // After FLUSH PRIVILEGES the rotation levels the live clone, whose own grant option
+        // revoke must not leave it in the same state (it was, before the fix: the table lost
+        // XA_RECOVER_ADMIN while the server kept it WITH GRANT OPTION).
+        await run('FLUSH PRIVILEGES');
+        const levelled = { table: ['XA_RECOVER_ADMIN N'], running: ['XA_RECOVER_ADMIN N'] };
+        expect(await dynamic(base.username)).toEqual(levelled);
+        await service.rotate(alternatingUsers, arn);
+        expect(await dynamic(clone)).toEqual(levelled);
+        await service.rotate(alternatingUsers, arn);
+        expect(await dynamic(clone)).toEqual(levelled);
+        expect(await dynamic(base.username)).toEqual(levelled);
+      });
+
       it('a grant made between setSecret and testSecret is refused by testSecret and healed by rotating again', async () => {
         const { base, clone, arn, table } = await setUp();
         await run(`GRANT SELECT ON ${table} TO ${lit(base.username)}@'%'`);
@@ -700,6 +758,33 @@ describe.each(servers.map((server) => [server.name, server] as const))(
         }
       });
     }
+
+    it('a default role taken away by REVOKE (MariaDB keeps it as the default): both users start with no role, and rotations go on (generative seed 563947811)', async () => {
+      const { base, arn, table, masterName } = await setUp();
+      const role = `${base.username}_r`;
+      await run(
+        `CREATE ROLE ${ident(role)}`,
+        `GRANT SELECT ON ${table} TO ${ident(role)}`,
+        `GRANT ${ident(role)} TO ${lit(masterName)}@'%' WITH ADMIN OPTION`,
+        `GRANT ${ident(role)} TO ${lit(base.username)}@'%'`,
+        `SET DEFAULT ROLE ${ident(role)} ${family === 'mysql' ? 'TO' : 'FOR'} ${lit(base.username)}@'%'`,
+      );
+      try {
+        await service.rotate(alternatingUsers, arn);
+        await run(`REVOKE ${ident(role)} FROM ${lit(base.username)}@'%'`);
+        // Before the fix, MariaDB refused the SET DEFAULT ROLE that levelling ran on the clone after
+        // revoking the role from it.
+        await service.rotate(alternatingUsers, arn);
+        await service.rotate(alternatingUsers, arn);
+        for (const stage of ['AWSCURRENT', 'AWSPREVIOUS']) {
+          const user = login(await service.value(arn, stage));
+          expect(await mysqlFailure(server, user, `SELECT v FROM ${table}`)).toBeDefined();
+          expect(await mysqlFailure(server, user, 'SELECT 1')).toBeUndefined();
+        }
+      } finally {
+        await run(`DROP ROLE ${ident(role)}`);
+      }
+    });
 
     it('testSecret refuses a clone whose rights drifted, naming the difference, and promotes nothing', async () => {
       const { base, clone, arn, table } = await setUp();

@@ -289,6 +289,15 @@ describe.each(servers.map((server) => [server.name, server] as const))(
           .sort()
           .map((json) => JSON.parse(json));
       }
+      if (flavor === 'mariadb') {
+        // MariaDB keeps a default role after REVOKE takes the role away; a login then starts
+        // with no role (the probes show it), and no statement can give that state to another
+        // account. It counts as none, as in the function's own model.
+        const held = (view.roles_mapping as { Role: string }[]).map((r) => r.Role);
+        for (const row of view.user as { Priv: Record<string, unknown> }[]) {
+          if (!held.includes(String(row.Priv.default_role ?? ''))) delete row.Priv.default_role;
+        }
+      }
       return view;
     }
 
@@ -332,7 +341,28 @@ describe.each(servers.map((server) => [server.name, server] as const))(
               );
               for (const round of rounds) {
                 for (const change of round) await applyChange(change, base.username);
-                await service.rotate(alternatingUsers, arn);
+                const labels = await service.labels(arn);
+                const refused = await service.rotate(alternatingUsers, arn).then(
+                  () => undefined,
+                  (error: Error) => error,
+                );
+                if (refused) {
+                  // Refused only where MySQL applies privileges its grant tables do not hold (a
+                  // REVOKE GRANT OPTION ON *.* while a dynamic privilege is held WITH GRANT
+                  // OPTION): AWSCURRENT still works; the DBA runs FLUSH PRIVILEGES and the
+                  // rotation runs again.
+                  expect(refused.message).toMatch(/the running server applies.*FLUSH PRIVILEGES/s);
+                  const current = await service.value(arn, 'AWSCURRENT');
+                  expect(
+                    await mysqlCanLogIn(server, {
+                      username: String(current.username),
+                      password: String(current.password),
+                    }),
+                  ).toBe(true);
+                  expect((await service.labels(arn)).AWSCURRENT).toBe(labels.AWSCURRENT);
+                  await mysqlRun(server, root, 'FLUSH PRIVILEGES');
+                  await service.rotate(alternatingUsers, arn);
+                }
                 const [current, previous] = await Promise.all([
                   service.value(arn, 'AWSCURRENT'),
                   service.value(arn, 'AWSPREVIOUS'),

@@ -13,6 +13,7 @@ import {
   parseRestrictions,
   type Right,
   readRights,
+  staleDynamic,
   syncStatements,
 } from '../../shared/engines/mysql-rights';
 import { alternatingUsersFloor, parseServerVersion } from '../../shared/engines/mysql-server';
@@ -274,6 +275,77 @@ describe('PROXY grants and partial revokes', () => {
     // The base has the same restriction: inheriting it is what levelling wants.
     expect(
       inheritedRestrictions(master, rights(priv('INSERT'), payrollInsert as Right), rights()),
+    ).toEqual([]);
+  });
+});
+
+describe("MySQL's dynamic privileges and the global GRANT OPTION", () => {
+  const dyn = (privilege: string, grant = false): Right[] => [
+    { kind: 'privilege', label: `${privilege} ON *.*`, object: '*.*', privilege, dynamic: true },
+    ...(grant
+      ? [
+          {
+            kind: 'dynamic-grant-option',
+            label: `${privilege} ON *.* WITH GRANT OPTION`,
+            privilege,
+          } as Right,
+        ]
+      : []),
+  ];
+  const globalOption: Right = { kind: 'grant-option', label: 'GRANT OPTION ON *.*', object: '*.*' };
+
+  it('revokes each dynamic privilege held WITH GRANT OPTION before the global GRANT OPTION, then gives it back as the base holds it', () => {
+    const base = rights(priv('DELETE'), ...dyn('XA_RECOVER_ADMIN'), ...dyn('AUDIT_ADMIN', true));
+    const have = rights(
+      priv('DELETE'),
+      globalOption,
+      ...dyn('XA_RECOVER_ADMIN', true),
+      ...dyn('AUDIT_ADMIN', true),
+      ...dyn('BACKUP_ADMIN', true),
+    );
+    expect(syncStatements(base, have, clone, 'mysql')).toEqual([
+      `REVOKE XA_RECOVER_ADMIN ON *.* FROM ${clone}`,
+      `REVOKE AUDIT_ADMIN ON *.* FROM ${clone}`,
+      `REVOKE BACKUP_ADMIN ON *.* FROM ${clone}`,
+      `REVOKE GRANT OPTION ON *.* FROM ${clone}`,
+      `GRANT XA_RECOVER_ADMIN ON *.* TO ${clone}`,
+      `GRANT AUDIT_ADMIN ON *.* TO ${clone} WITH GRANT OPTION`,
+    ]);
+  });
+
+  it('a dynamic grant option alone is narrowed by revoking and granting again, as before', () => {
+    expect(
+      syncStatements(
+        rights(...dyn('XA_RECOVER_ADMIN')),
+        rights(...dyn('XA_RECOVER_ADMIN', true)),
+        clone,
+        'mysql',
+      ),
+    ).toEqual([
+      `REVOKE XA_RECOVER_ADMIN ON *.* FROM ${clone}`,
+      `GRANT XA_RECOVER_ADMIN ON *.* TO ${clone}`,
+    ]);
+  });
+
+  it('staleDynamic: each privilege where the running server and mysql.global_grants part', () => {
+    const table = new Map([
+      ['XA_RECOVER_ADMIN', false],
+      ['AUDIT_ADMIN', true],
+      ['BACKUP_ADMIN', true],
+    ]);
+    const running = new Map([
+      ['XA_RECOVER_ADMIN', true],
+      ['AUDIT_ADMIN', true],
+      ['SYSTEM_USER', false],
+    ]);
+    expect(staleDynamic(table, running).map((r) => r.label)).toEqual([
+      'XA_RECOVER_ADMIN ON *.*: the running server applies it WITH GRANT OPTION, mysql.global_grants holds it (FLUSH PRIVILEGES makes the server apply the table)',
+      'BACKUP_ADMIN ON *.*: the running server applies nothing, mysql.global_grants holds it WITH GRANT OPTION (FLUSH PRIVILEGES makes the server apply the table)',
+      'SYSTEM_USER ON *.*: the running server applies it, mysql.global_grants holds nothing (FLUSH PRIVILEGES makes the server apply the table)',
+    ]);
+    // No statement copies a stale right.
+    expect(
+      syncStatements(rights(...staleDynamic(table, running)), rights(), clone, 'mysql'),
     ).toEqual([]);
   });
 });
