@@ -5,7 +5,7 @@ import { type MysqlServer, readEnvironment } from '../helpers/environment';
 import { setHandlerEnvironment } from '../helpers/handler-env';
 import { ident, lit, type MysqlLogin, mysqlRoot, mysqlRun } from '../helpers/mysql-client';
 
-// A generative test of pair mode's parity check on MySQL and MariaDB (mysql-own-rights.ts): two
+// A generative test of pair mode's parity check on MySQL and MariaDB (mysql/own-rights.ts): two
 // users start with the same grants; a seeded random sequence of grants, revokes, roles, default
 // roles, PROXY grants and account options is applied to one, the other or both; after each step
 // each user reads its own rights through the adapter (logged in as itself), and the two lists must
@@ -294,7 +294,7 @@ describe.each(servers.map((server) => [server.name, server] as const))(
     }
 
     /**
-     * The server's own view of `user` as root, independent of mysql-own-rights.ts: SHOW GRANTS FOR
+     * The server's own view of `user` as root, independent of mysql/own-rights.ts: SHOW GRANTS FOR
      * and SHOW CREATE USER, with the pair's names made neutral, the authentication and the options
      * MariaDB repeats on the `*.*` line cut, lists the server may print in any order sorted, and
      * lines granting nothing (`GRANT USAGE ON db.* TO …`) left out. Also the authentication text it

@@ -1,14 +1,14 @@
 import fc from 'fast-check';
 import { escapeIdentifier as id, escapeLiteral as lit } from 'pg';
 import { postgresql } from '../../shared/engines/postgresql';
-import { tablePrivilegesOf } from '../../shared/engines/postgresql-own-rights';
+import { tablePrivilegesOf } from '../../shared/engines/postgresql/own-rights';
 import { compareRights } from '../../shared/strategies/pair';
 import type { PostgresServer } from '../helpers/environment';
 import { readEnvironment } from '../helpers/environment';
 import { runAs, superuser } from '../helpers/postgres-client';
 
 // The generative test of pair mode's parity check on PostgreSQL (shared/engines/
-// postgresql-own-rights.ts): a seeded random sequence of changes a DBA makes to one user of a pair
+// postgresql/own-rights.ts): a seeded random sequence of changes a DBA makes to one user of a pair
 // or the other (object privileges, column grants, memberships with their options, attributes,
 // limits, expiry, settings, ownership), each kept in a model of facts per user. After every change
 // both users read their rights in their own sessions, and the comparison testSecret makes must

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { accountName, ownPasswordStatement, passwordStatement } from '../../shared/engines/mysql';
-import { parseGrants, tokenize } from '../../shared/engines/mysql-grants';
-import { quoteName } from '../../shared/engines/mysql-rights';
-import { parseServerVersion } from '../../shared/engines/mysql-server';
+import { parseGrants, tokenize } from '../../shared/engines/mysql/grants';
+import { quoteName } from '../../shared/engines/mysql/rights';
+import { parseServerVersion } from '../../shared/engines/mysql/server';
 import { InvalidEventError, SecretValueError, UnknownStepError } from '../../shared/errors';
 import { parseRotationEvent, STEPS } from '../../shared/rotation/event';
 import { parseDatabaseSecret } from '../../shared/secrets/database-secret';

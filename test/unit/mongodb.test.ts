@@ -5,13 +5,13 @@ import {
   describeResource,
   type MongoRun,
   readOwnRights,
-} from '../../shared/engines/mongodb-own-rights';
+} from '../../shared/engines/mongodb/own-rights';
 import {
   differences,
   restrictionsBlocker,
   toUserInfo,
   userDifferences,
-} from '../../shared/engines/mongodb-users';
+} from '../../shared/engines/mongodb/users';
 import { DatabaseStatementError } from '../../shared/errors';
 import { parseDatabaseSecret } from '../../shared/secrets/database-secret';
 import { compareRights } from '../../shared/strategies/pair';

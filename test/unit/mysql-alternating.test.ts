@@ -15,8 +15,8 @@ import {
   readRights,
   staleDynamic,
   syncStatements,
-} from '../../shared/engines/mysql-rights';
-import { alternatingUsersFloor, parseServerVersion } from '../../shared/engines/mysql-server';
+} from '../../shared/engines/mysql/rights';
+import { alternatingUsersFloor, parseServerVersion } from '../../shared/engines/mysql/server';
 
 // Issue 23 on MySQL and MariaDB, without a server: which SQL each server version gets, the
 // authentication chains MariaDB keeps, and the statements for PROXY grants and partial revokes.

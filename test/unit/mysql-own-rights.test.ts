@@ -6,9 +6,9 @@ import {
   readOwnRights,
   unquote,
   type ViewPrivilege,
-} from '../../shared/engines/mysql-own-rights';
+} from '../../shared/engines/mysql/own-rights';
 
-// Pair mode's parity check on MySQL and MariaDB (mysql-own-rights.ts): the texts below are what
+// Pair mode's parity check on MySQL and MariaDB (mysql/own-rights.ts): the texts below are what
 // MySQL 9.7 and MariaDB 10.11/11.8 printed to a user about itself (test/integration/own-rights-mysql
 // checks the same against the servers).
 

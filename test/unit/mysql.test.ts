@@ -1,19 +1,19 @@
 import { accountName, ownPasswordStatement, passwordStatement } from '../../shared/engines/mysql';
-import { parseGrants } from '../../shared/engines/mysql-grants';
+import { parseGrants } from '../../shared/engines/mysql/grants';
 import {
   type AccountRights,
   type Right,
   requireClause,
   rightsDifferences,
   syncStatements,
-} from '../../shared/engines/mysql-rights';
+} from '../../shared/engines/mysql/rights';
 import {
   maxUsernameLength,
   parseServerVersion,
   supportsAlterUser,
   supportsDualPasswords,
   supportsReplace,
-} from '../../shared/engines/mysql-server';
+} from '../../shared/engines/mysql/server';
 
 describe('server flavour and version', () => {
   it.each([

@@ -5,7 +5,7 @@ import {
   settingKey,
   splitList,
   splitSetting,
-} from '../../shared/engines/postgresql-rights';
+} from '../../shared/engines/postgresql/rights';
 
 describe('PostgreSQL role settings, stored and given back', () => {
   it('splits name=value at the first =', () => {

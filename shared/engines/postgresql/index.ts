@@ -10,7 +10,7 @@ import {
   type RotationError,
   UnboundPairError,
   UnsupportedServerError,
-} from '../errors';
+} from '../../errors';
 import {
   type AlternatingUsers,
   type AlternatingUsersChange,
@@ -22,9 +22,10 @@ import {
   type OwnPasswordChange,
   type OwnRights,
   type SessionInspection,
-} from './engine';
-import { inspectPostgres } from './postgresql-inspect';
-import { readOwnRights } from './postgresql-own-rights';
+} from '../engine';
+import { isTlsError, tlsOptions } from '../tls';
+import { inspectPostgres } from './inspect';
+import { readOwnRights } from './own-rights';
 import {
   ATTRIBUTES,
   type Attribute,
@@ -38,13 +39,12 @@ import {
   readLoginFacts,
   settingAssignment,
   settingKey,
-} from './postgresql-rights';
-import { isTlsError, tlsOptions } from './tls';
+} from './rights';
 
 /**
  * PostgreSQL and Aurora PostgreSQL through `pg`.
  *
- * Alternating users' rights model (postgresql-rights.ts, README "The rights contract —
+ * Alternating users' rights model (postgresql/rights.ts, README "The rights contract —
  * PostgreSQL"): the clone is a member of the base (INHERIT TRUE, SET TRUE, no ADMIN OPTION) and
  * becomes at login the role the base becomes (the base itself, or the role its own `role` setting
  * names, per role and database). Compared and levelled from the base to the clone: the attributes
@@ -176,7 +176,7 @@ class PostgresSession implements DatabaseSession {
   }
 
   /**
-   * The model (see postgresql-rights.ts): the base user owns everything. The clone is a member of
+   * The model (see postgresql/rights.ts): the base user owns everything. The clone is a member of
    * the base role and every session it opens runs `SET ROLE` to the base, or to the role the
    * base's own `role` setting makes it (a per-role default), so both act alike: same privileges,
    * whatever is granted to the base later, and objects either creates have the same owner. What
@@ -240,7 +240,7 @@ class PostgresSession implements DatabaseSession {
   }
 
   /**
-   * Run as the master: what differs between the two users (postgresql-rights.ts): the clone's
+   * Run as the master: what differs between the two users (postgresql/rights.ts): the clone's
    * membership of the base and its switch to it, role attributes, each setting of the base (per
    * role, and per role and database), CONNECTION LIMIT, VALID UNTIL and LOGIN, memberships of the
    * clone's own, and what it owns or was granted directly, in every database. Throws
@@ -326,7 +326,7 @@ class PostgresSession implements DatabaseSession {
     );
   }
 
-  /** The `role` setting the clone must have in each database, from the base's (postgresql-rights.ts). */
+  /** The `role` setting the clone must have in each database, from the base's (postgresql/rights.ts). */
   private async roleSettings(base: string, b: LoginFacts): Promise<Map<string, string>> {
     const named = [...b.settings]
       .filter(([key]) => parseSettingKey(key).name === 'role')
@@ -636,14 +636,14 @@ class PostgresSession implements DatabaseSession {
     }
   }
 
-  /** Preflight's read-only checks (postgresql-inspect.ts). */
+  /** Preflight's read-only checks (postgresql/inspect.ts). */
   public inspect(request: InspectionRequest): Promise<SessionInspection> {
     return inspectPostgres(this.client, this.settings, request, (users) =>
       this.compareAlternatingUsers(users),
     );
   }
 
-  /** Pair mode's parity check: see postgresql-own-rights.ts. */
+  /** Pair mode's parity check: see postgresql/own-rights.ts. */
   public async ownRights(pair: { partner: string }): Promise<OwnRights> {
     return readOwnRights((sql, values) => this.run(sql, undefined, values), pair.partner);
   }

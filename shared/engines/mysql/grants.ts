@@ -1,8 +1,8 @@
 /**
  * Reads `SHOW GRANTS` lines (MySQL 5.7, 8.x and MariaDB) into privileges per object, for
  * preflight's check that a master can pass on what a base user holds, and for pair mode's parity
- * check (mysql-own-rights.ts), which reads a user's own grants. Alternating users compare
- * effective rights (mysql-rights.ts), not grant text.
+ * check (mysql/own-rights.ts), which reads a user's own grants. Alternating users compare
+ * effective rights (mysql/rights.ts), not grant text.
  */
 
 /** What one account holds, as parsed from its `SHOW GRANTS` output. */
@@ -113,7 +113,7 @@ export function granteeEnd(tokens: Token[], start: number): number {
 /**
  * Parses the `SHOW GRANTS` lines of one account. Lines it does not understand are reported;
  * MySQL's partial revokes (`REVOKE … ON db.* FROM …` lines) are kept apart: the rotation copies
- * them (mysql-rights.ts), and preflight needs nothing of the master for them.
+ * them (mysql/rights.ts), and preflight needs nothing of the master for them.
  */
 export function parseGrants(
   lines: string[],

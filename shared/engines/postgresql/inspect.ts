@@ -1,5 +1,5 @@
 import type { Client } from 'pg';
-import { DatabaseStatementError, UnboundPairError } from '../errors';
+import { DatabaseStatementError, UnboundPairError } from '../../errors';
 import {
   type AlternatingUsers,
   type ConnectionSettings,
@@ -8,8 +8,8 @@ import {
   type InspectionRequest,
   noDualPasswords,
   type SessionInspection,
-} from './engine';
-import { describeTlsSocket } from './inspect-tls';
+} from '../engine';
+import { describeTlsSocket } from '../inspect-tls';
 
 interface SessionFacts {
   version: string;

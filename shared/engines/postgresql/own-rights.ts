@@ -15,7 +15,7 @@
  * foreign servers, tablespaces and parameters, default privileges, row security policies, and
  * pg_hba.conf (which hosts and methods may log in).
  */
-import type { OwnRights } from './engine';
+import type { OwnRights } from '../engine';
 
 /** Runs one read-only query with `$n` parameters; the session's own `run`. */
 export type PgQuery = (

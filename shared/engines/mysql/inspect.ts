@@ -1,5 +1,5 @@
 import mysql2 from 'mysql2/promise';
-import { DatabaseStatementError } from '../errors';
+import { DatabaseStatementError } from '../../errors';
 import {
   type ConnectionSettings,
   cloneRightsFinding,
@@ -7,11 +7,11 @@ import {
   type InspectionRequest,
   type ServerPasswordRules,
   type SessionInspection,
-} from './engine';
-import { describeTlsSocket } from './inspect-tls';
-import { type AccountGrants, parseGrants } from './mysql-grants';
-import { readRights, rightsDifferences } from './mysql-rights';
-import { type ServerInfo, supportsDualPasswords } from './mysql-server';
+} from '../engine';
+import { describeTlsSocket } from '../inspect-tls';
+import { type AccountGrants, parseGrants } from './grants';
+import { readRights, rightsDifferences } from './rights';
+import { type ServerInfo, supportsDualPasswords } from './server';
 
 type Row = Record<string, unknown>;
 

@@ -12,7 +12,7 @@
  * PROXY grants (mysql.proxies_priv, with their GRANT OPTION) and MySQL's partial revokes (the
  * `Restrictions` of mysql.user's User_attributes, MySQL 8.0.16+ with partial_revokes=ON).
  *
- * Each column is read only from the server version that has it (mysql-server.ts): MySQL 8.0.3's
+ * Each column is read only from the server version that has it (mysql/server.ts): MySQL 8.0.3's
  * password reuse, 8.0.13's PASSWORD REQUIRE CURRENT, 8.0.16's partial revokes, 8.0.19's failed
  * login tracking; an option a server does not have is neither compared nor set.
  *
@@ -28,7 +28,7 @@ import {
   hasPasswordReuse,
   hasRequireCurrent,
   type ServerInfo,
-} from './mysql-server';
+} from './server';
 
 /** One thing an account holds. `label` names it and is unique within an account's rights. */
 export type Right =

@@ -40,8 +40,8 @@
  * with unseen entries that say so; the comparison is proved on mocked MongoDB replies only.
  */
 import type { Document } from 'mongodb';
-import { DatabaseStatementError } from '../errors';
-import type { OwnRights } from './engine';
+import { DatabaseStatementError } from '../../errors';
+import type { OwnRights } from '../engine';
 
 /** Runs one command in a database, as the session's user; the session's own `command`. */
 export type MongoRun = (database: string, command: Document, name: string) => Promise<Document>;

@@ -1,5 +1,5 @@
-// What a MySQL or MariaDB server supports, by its version: shared by the adapter (mysql.ts) and
-// preflight's inspection (mysql-inspect.ts), so that neither imports the other.
+// What a MySQL or MariaDB server supports, by its version: shared by the adapter (mysql/index.ts) and
+// preflight's inspection (mysql/inspect.ts), so that neither imports the other.
 
 /** The server's own account of what it is, from `SELECT VERSION()`. */
 export interface ServerInfo {

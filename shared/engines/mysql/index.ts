@@ -12,7 +12,7 @@ import {
   type RotationError,
   UnsupportedServerError,
   UsernameTooLongError,
-} from '../errors';
+} from '../../errors';
 import {
   type AlternatingUsers,
   type AlternatingUsersChange,
@@ -24,9 +24,9 @@ import {
   type OwnPasswordChange,
   type OwnRights,
   type SessionInspection,
-} from './engine';
-import { inspectMysql } from './mysql-inspect';
-import { readOwnRights } from './mysql-own-rights';
+} from '../engine';
+import { inspectMysql } from './inspect';
+import { readOwnRights } from './own-rights';
 import {
   type AccountRights,
   accountName,
@@ -37,10 +37,11 @@ import {
   requireClause,
   rightsDifferences,
   syncStatements,
-} from './mysql-rights';
+} from './rights';
 
-export { accountName } from './mysql-rights';
+export { accountName } from './rights';
 
+import { isTlsError, tlsOptions } from '../tls';
 import {
   alternatingUsersFloor,
   hasPartialRevokes,
@@ -51,8 +52,7 @@ import {
   supportsAlterUser,
   supportsDualPasswords,
   supportsReplace,
-} from './mysql-server';
-import { isTlsError, tlsOptions } from './tls';
+} from './server';
 
 /**
  * The statement a user runs to change its own password. MySQL 5.7.6+ takes `ALTER USER
@@ -528,7 +528,7 @@ class MysqlSession implements DatabaseSession {
    *    unrestricted.
    * 2. **Level** at every host of the base user, whatever the target: create the clone where it
    *    is missing (with a throw-away password when it is not the target; it gets the real one
-   *    when next the target) and make its rights equal to the base's (mysql-rights.ts). A clone
+   *    when next the target) and make its rights equal to the base's (mysql/rights.ts). A clone
    *    account at a host the base no longer has is dropped when the clone is the target; while
    *    the clone is live it stays until then.
    * 3. **Set the target's password** on every host, keeping its authentication (MySQL: the
@@ -656,7 +656,7 @@ class MysqlSession implements DatabaseSession {
     return differences;
   }
 
-  /** Preflight's read-only checks (mysql-inspect.ts). */
+  /** Preflight's read-only checks (mysql/inspect.ts). */
   public async inspect(request: InspectionRequest): Promise<SessionInspection> {
     const info = await this.server();
     const socket = (this.connection as unknown as { connection?: { stream?: unknown } }).connection
@@ -670,7 +670,7 @@ class MysqlSession implements DatabaseSession {
 
   /**
    * Pair mode's parity check: the account's own grants, default roles and options, as it may read
-   * them about itself (mysql-own-rights.ts). Read-only, and needs no privilege.
+   * them about itself (mysql/own-rights.ts). Read-only, and needs no privilege.
    */
   public async ownRights(pair: { partner: string }): Promise<OwnRights> {
     const info = await this.server();

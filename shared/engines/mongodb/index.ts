@@ -6,7 +6,7 @@ import {
   IdleUserDisabledError,
   isErrorLike,
   type RotationError,
-} from '../errors';
+} from '../../errors';
 import {
   type AlternatingUsers,
   type AlternatingUsersChange,
@@ -18,17 +18,17 @@ import {
   type OwnPasswordChange,
   type OwnRights,
   type SessionInspection,
-} from './engine';
-import { inspectMongo } from './mongodb-inspect';
-import { readOwnRights } from './mongodb-own-rights';
+} from '../engine';
+import { isTlsError, tlsOptions } from '../tls';
+import { inspectMongo } from './inspect';
+import { readOwnRights } from './own-rights';
 import {
   differences,
   restrictionsBlocker,
   toUserInfo,
   type UserInfo,
   userDifferences,
-} from './mongodb-users';
-import { isTlsError, tlsOptions } from './tls';
+} from './users';
 
 /** MongoDB and Amazon DocumentDB through the `mongodb` driver. */
 export const mongodb: DatabaseEngine = {
@@ -244,12 +244,12 @@ class MongoSession implements DatabaseSession {
     });
   }
 
-  /** Preflight's read-only checks (mongodb-inspect.ts). */
+  /** Preflight's read-only checks (mongodb/inspect.ts). */
   public inspect(request: InspectionRequest): Promise<SessionInspection> {
     return inspectMongo(this.client, this.settings, request, isDocumentDb(this.settings));
   }
 
-  /** Pair mode's parity check, in the user's authentication database: see mongodb-own-rights.ts. */
+  /** Pair mode's parity check, in the user's authentication database: see mongodb/own-rights.ts. */
   public ownRights(pair: { partner: string }): Promise<OwnRights> {
     return readOwnRights((database, command, name) => this.command(database, command, name), {
       username: this.settings.username,

@@ -34,7 +34,7 @@
  * It cannot see what MYSQL_UNSEEN lists.
  */
 import mysql2 from 'mysql2/promise';
-import type { OwnRights } from './engine';
+import type { OwnRights } from '../engine';
 import {
   expandPrivilege,
   findWord,
@@ -44,8 +44,8 @@ import {
   splitTopLevel,
   type Token,
   tokenize,
-} from './mysql-grants';
-import { accountName, quoteName } from './mysql-rights';
+} from './grants';
+import { accountName, quoteName } from './rights';
 
 type Row = Record<string, unknown>;
 

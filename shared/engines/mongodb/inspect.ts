@@ -6,9 +6,9 @@ import {
   type InspectionRequest,
   noDualPasswords,
   type SessionInspection,
-} from './engine';
-import { probeTls } from './inspect-tls';
-import { toUserInfo, type UserInfo, userDifferences } from './mongodb-users';
+} from '../engine';
+import { probeTls } from '../inspect-tls';
+import { toUserInfo, type UserInfo, userDifferences } from './users';
 
 /** One entry of connectionStatus's `authenticatedUserPrivileges`. */
 interface Privilege {
