@@ -259,7 +259,7 @@ async function runChecks(
   let config: RotationConfig;
   try {
     config = loadConfig(engine.defaultExcludeCharacters, options.env ?? process.env);
-    const alphabet = passwordAlphabet(config.password);
+    const alphabet = passwordAlphabet(config.password, engine.passwordRules);
     add('settings', 'password', 'pass', describePolicy(config.password, alphabet.characters));
   } catch (error) {
     add('settings', 'password', 'fail', describeError(error));

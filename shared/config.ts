@@ -51,6 +51,21 @@ export interface PasswordPolicy {
 }
 
 /**
+ * What a server demands of every password, where it demands more than a length (Redshift): the
+ * password settings must be unable to break it, or the function refuses to start.
+ */
+export interface PasswordRules {
+  /** For errors: `Redshift`. */
+  server: string;
+  minLength: number;
+  maxLength: number;
+  /** Character types every password must hold. */
+  requires: readonly ('lowercase' | 'uppercase' | 'numbers')[];
+  /** Characters no password may hold. */
+  forbidden: string;
+}
+
+/**
  * - `verify-full`: TLS required, certificate chain and host name verified (the default).
  * - `verify-ca`: TLS required, chain verified, host name not (for CNAMEs the certificate lacks).
  * - `fallback`: AWS's templates' behaviour, opt-in only: try `verify-full`, and if TLS cannot be

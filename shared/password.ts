@@ -1,5 +1,10 @@
 import { randomInt } from 'node:crypto';
-import { PASSWORD_LENGTH_MAX, PASSWORD_LENGTH_MIN, type PasswordPolicy } from './config';
+import {
+  PASSWORD_LENGTH_MAX,
+  PASSWORD_LENGTH_MIN,
+  type PasswordPolicy,
+  type PasswordRules,
+} from './config';
 import { ConfigurationError } from './errors';
 
 /** The character classes of Secrets Manager's GetRandomPassword (space is never included). */
@@ -19,11 +24,80 @@ interface Alphabet {
   required: Set<string>[];
 }
 
+const SETTING_OF = {
+  lowercase: 'EXCLUDE_LOWERCASE',
+  uppercase: 'EXCLUDE_UPPERCASE',
+  numbers: 'EXCLUDE_NUMBERS',
+} as const;
+const FIELD_OF = {
+  lowercase: 'excludeLowercase',
+  uppercase: 'excludeUppercase',
+  numbers: 'excludeNumbers',
+} as const;
+const NAME_OF = { lowercase: 'lowercase letter', uppercase: 'uppercase letter', numbers: 'digit' };
+const ONE_OF = {
+  lowercase: 'a lowercase letter',
+  uppercase: 'an uppercase letter',
+  numbers: 'a digit',
+};
+
 /**
- * Checks that a policy can produce a password, and returns what it draws from. Throws a
- * ConfigurationError that names the settings at fault.
+ * The settings that could make a password the server refuses, in words naming each setting;
+ * empty when every password the policy can draw meets `rules`.
  */
-export function passwordAlphabet(policy: PasswordPolicy): Alphabet {
+export function passwordRuleProblems(policy: PasswordPolicy, rules: PasswordRules): string[] {
+  const problems: string[] = [];
+  const server = rules.server;
+  if (policy.length < rules.minLength || policy.length > rules.maxLength) {
+    problems.push(
+      `PASSWORD_LENGTH is ${policy.length}; ${server} takes passwords of ${rules.minLength} to ${rules.maxLength} characters`,
+    );
+  }
+  const excluded = new Set(policy.excludeCharacters);
+  for (const type of rules.requires) {
+    const name = NAME_OF[type];
+    if (policy[FIELD_OF[type]]) {
+      problems.push(
+        `${SETTING_OF[type]}=true; ${server} requires ${ONE_OF[type]} in every password`,
+      );
+    } else if ([...CHARACTER_CLASSES[type]].every((c) => excluded.has(c))) {
+      problems.push(
+        `EXCLUDE_CHARACTERS excludes every ${name}; ${server} requires one in every password`,
+      );
+    }
+  }
+  if (!policy.requireEachIncludedType && rules.requires.length > 0) {
+    problems.push(
+      `REQUIRE_EACH_INCLUDED_TYPE=false; ${server} requires ${rules.requires.map((t) => ONE_OF[t]).join(', ')} in every password`,
+    );
+  }
+  const allowed = [
+    ...(policy.excludeLowercase ? '' : CHARACTER_CLASSES.lowercase),
+    ...(policy.excludeUppercase ? '' : CHARACTER_CLASSES.uppercase),
+    ...(policy.excludeNumbers ? '' : CHARACTER_CLASSES.numbers),
+    ...(policy.excludePunctuation ? '' : CHARACTER_CLASSES.punctuation),
+  ];
+  const forbidden = [...rules.forbidden].filter((c) => allowed.includes(c) && !excluded.has(c));
+  if (forbidden.length > 0) {
+    problems.push(
+      `EXCLUDE_CHARACTERS lacks ${forbidden.join(' ')}, which ${server} refuses in a password (its default excludes them; or set EXCLUDE_PUNCTUATION=true)`,
+    );
+  }
+  return problems;
+}
+
+/**
+ * Checks that a policy can produce a password (and, given the server's `rules`, only passwords
+ * the server takes), and returns what it draws from. Throws a ConfigurationError that names the
+ * settings at fault.
+ */
+export function passwordAlphabet(policy: PasswordPolicy, rules?: PasswordRules): Alphabet {
+  const problems = rules ? passwordRuleProblems(policy, rules) : [];
+  if (problems.length > 0) {
+    throw new ConfigurationError(
+      `The password settings do not suit ${rules?.server}: ${problems.join('; ')}`,
+    );
+  }
   if (
     !Number.isInteger(policy.length) ||
     policy.length < PASSWORD_LENGTH_MIN ||
@@ -62,8 +136,12 @@ export function passwordAlphabet(policy: PasswordPolicy): Alphabet {
  * uniformly (randomInt uses rejection sampling, so no modulo bias), and a draw that misses a
  * required type is thrown away whole rather than patched, which would skew positions.
  */
-export function generatePassword(policy: PasswordPolicy, random: RandomInt = randomInt): string {
-  const { characters, required } = passwordAlphabet(policy);
+export function generatePassword(
+  policy: PasswordPolicy,
+  random: RandomInt = randomInt,
+  rules?: PasswordRules,
+): string {
+  const { characters, required } = passwordAlphabet(policy, rules);
   for (let attempt = 0; attempt < 10_000; attempt++) {
     const password = Array.from(
       { length: policy.length },

@@ -1,3 +1,4 @@
+import type { PasswordRules } from '../config';
 import { ConfigurationError } from '../errors';
 /**
  * The contract between the rotation strategies and one database engine. An adapter knows its
@@ -283,6 +284,8 @@ export interface DatabaseEngine {
   readonly defaultDatabase: string | undefined;
   /** `EXCLUDE_CHARACTERS` when unset, as in AWS's template for this engine. */
   readonly defaultExcludeCharacters: string;
+  /** What the server demands of every password beyond a length, when it does (Redshift). */
+  readonly passwordRules?: PasswordRules;
   /**
    * The longest username the engine accepts, checked in createSecret before anything is written.
    * An adapter whose limit depends on the server version checks the server's own limit again.

@@ -88,7 +88,7 @@ async function invoke(
     });
     // Settings are checked before the first call, so a bad one changes nothing.
     const config = loadConfig(engine.defaultExcludeCharacters);
-    passwordAlphabet(config.password);
+    passwordAlphabet(config.password, engine.passwordRules);
 
     const port = new SecretsManagerPort(config.secretsManagerEndpoint);
     const metadata = await port.describe(event.SecretId);
@@ -212,7 +212,7 @@ async function createSecret(
   if (!starting && (await versions.pending())) return 'pending-exists';
   const current = await versions.current();
   const fields = strategy.pendingFields(current, engine, versions.secretId, config);
-  const password = generatePassword(config.password);
+  const password = generatePassword(config.password, undefined, engine.passwordRules);
   redactor.add(password);
   const value = JSON.stringify({ ...current.fields, ...fields, password });
   await port.putPending(versions.secretId, event.ClientRequestToken, value, event.RotationToken);
