@@ -301,6 +301,15 @@ describe.each(servers.map((server) => [server.name, server] as const))(
       return view;
     }
 
+    /** Whether the user AWSCURRENT names logs in with its password. */
+    async function currentLogsIn(arn: string): Promise<boolean> {
+      const current = await service.value(arn, 'AWSCURRENT');
+      return mysqlCanLogIn(server, {
+        username: String(current.username),
+        password: String(current.password),
+      });
+    }
+
     async function applyChange(sql: string, base: string): Promise<string> {
       const statement = sql
         .replaceAll(B, `${lit(base)}@'%'`)
@@ -352,13 +361,7 @@ describe.each(servers.map((server) => [server.name, server] as const))(
                   // OPTION): AWSCURRENT still works; the DBA runs FLUSH PRIVILEGES and the
                   // rotation runs again.
                   expect(refused.message).toMatch(/the running server applies.*FLUSH PRIVILEGES/s);
-                  const current = await service.value(arn, 'AWSCURRENT');
-                  expect(
-                    await mysqlCanLogIn(server, {
-                      username: String(current.username),
-                      password: String(current.password),
-                    }),
-                  ).toBe(true);
+                  expect(await currentLogsIn(arn)).toBe(true);
                   expect((await service.labels(arn)).AWSCURRENT).toBe(labels.AWSCURRENT);
                   await mysqlRun(server, root, 'FLUSH PRIVILEGES');
                   await service.rotate(alternatingUsers, arn);
@@ -510,13 +513,7 @@ describe.each(servers.map((server) => [server.name, server] as const))(
                     expect(refused.name).toBe('IdleUserDisabledError');
                     expect(idleLocked).toBe(true);
                     expect(await grantTables(live)).toEqual(liveBefore);
-                    const current = await service.value(arn, 'AWSCURRENT');
-                    expect(
-                      await mysqlCanLogIn(server, {
-                        username: String(current.username),
-                        password: String(current.password),
-                      }),
-                    ).toBe(true);
+                    expect(await currentLogsIn(arn)).toBe(true);
                     // The DBA unlocks it, and the rotation is run again.
                     await onIdle('ACCOUNT UNLOCK');
                     await service.invoke(alternatingUsers, 'setSecret', arn, token);
